@@ -1,0 +1,119 @@
+"""Expected outputs cached on disk, keyed by a fingerprint of everything they depend on.
+
+The reference outputs do not change between students, so they are computed once per image
+(at ``setup.sh`` time on Gradescope, on first use elsewhere) on the grader's own backend.
+The fingerprint covers the spec, every file of the problem folder, the autograder's input
+generation, the jax/jaxlib/flax/numpy versions, the Python version, the machine and the JAX
+configuration of the workers; any change recomputes. Each file also carries a digest of its
+arrays, so a corrupted or edited entry is detected and recomputed rather than trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.spec import LoadedProblem
+
+_VERSIONED = ("jax", "jaxlib", "flax", "numpy")
+_CODE = ("inputs.py", "worker.py", "protocol.py", "cache.py")
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    if env.get("AUTOGRADER_CACHE"):
+        return Path(env["AUTOGRADER_CACHE"])
+    base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "flax-lift-autograder" / "expected"
+
+
+def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(label.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
+
+    for path in sorted(problem.directory.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            add(str(path.relative_to(problem.directory)), path.read_bytes())
+    here = Path(__file__).resolve().parent
+    for name in _CODE:
+        add(f"autograder/{name}", (here / name).read_bytes())
+    for package in _VERSIONED:
+        add(package, metadata.version(package).encode())
+    add("python", platform.python_version().encode())
+    add("machine", platform.machine().encode())
+    jax_env = {k: v for k, v in sorted(worker_env.items()) if k.startswith(("JAX_", "XLA_"))}
+    jax_env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    add("env", json.dumps(jax_env).encode())
+    return digest.hexdigest()
+
+
+def _array_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+class ExpectedCache:
+    """A folder of ``<problem>-<fingerprint>.npz`` files; ``None`` disables caching."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    def _path(self, problem: LoadedProblem, key: str) -> Path | None:
+        if self.directory is None:
+            return None
+        return self.directory / f"{problem.id}-{key[:32]}.npz"
+
+    def load(self, problem: LoadedProblem, key: str) -> dict[int, np.ndarray] | None:
+        """The cached outputs of every case, or None when absent, stale or corrupted."""
+        path = self._path(problem, key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+            return None
+        meta = arrays.pop("__meta__", None)
+        if meta is None:
+            return None
+        try:
+            info = json.loads(bytes(meta).decode())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        if info.get("fingerprint") != key or info.get("digest") != _array_digest(arrays):
+            return None
+        outputs = {int(name.removeprefix("case_")): a for name, a in arrays.items()}
+        if sorted(outputs) != list(range(len(problem.spec.cases))):
+            return None
+        return outputs
+
+    def store(self, problem: LoadedProblem, key: str, outputs: Mapping[int, np.ndarray]) -> None:
+        path = self._path(problem, key)
+        if path is None:
+            return
+        arrays = {f"case_{i}": np.asarray(a) for i, a in outputs.items()}
+        meta = json.dumps({"fingerprint": key, "digest": _array_digest(arrays)}).encode()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+            with os.fdopen(fd, "wb") as handle:
+                members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8)}
+                np.savez(handle, **members, **arrays)
+            os.replace(temporary, path)
+        except OSError:
+            pass  # a read-only cache only costs time

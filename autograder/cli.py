@@ -1,0 +1,117 @@
+"""Command-line front doors: ``python -m autograder grade|gradescope ...``.
+
+The CLI is a function ``main(argv, env) -> ExitStatus`` (as httpie's is), so tests call it
+directly; ``run()`` is the console-script wrapper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import os
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from autograder.cache import default_cache_dir
+from autograder.engine import GradeOptions, grade
+from autograder.errors import GraderError
+from autograder.report import print_report
+from autograder.results import build_results, failure_results, write_results
+from autograder.spec import load_problems
+
+#: Where the package's own problems live in a checkout (and in the Gradescope zip).
+DEFAULT_PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
+
+
+class ExitStatus(enum.IntEnum):
+    SUCCESS = 0
+    FAILURE = 1  # a check found problems (reserved for `check` and `validate`)
+    USAGE = 2
+    ERROR = 3  # the grader could not even write results
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autograder", description="Grade Flax lifted-transform exercises.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    grade_cmd = commands.add_parser(
+        "grade", help="grade a submission (a directory or a .py/.ipynb file)",
+        description="Grade a submission and write Gradescope results.json. Exits 0 whenever "
+                    "results were written, whatever the score.")
+    grade_cmd.add_argument("submission", type=Path)
+    grade_cmd.add_argument("--results", type=Path, required=True, help="results.json to write")
+    grade_cmd.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS,
+                           help="problems directory (default: %(default)s)")
+    grade_cmd.add_argument("--visible-only", action="store_true",
+                           help="grade only the cases students can see")
+    grade_cmd.add_argument("--quiet", action="store_true", help="print no report")
+    grade_cmd.add_argument("--cache", type=Path, default=None,
+                           help="expected-output cache (default: $AUTOGRADER_CACHE or "
+                                "~/.cache/flax-lift-autograder/expected)")
+    grade_cmd.add_argument("--no-cache", action="store_true",
+                           help="compute the expected outputs afresh")
+
+    gs = commands.add_parser(
+        "gradescope", help="what run_autograder calls on Gradescope",
+        description="Grade /autograder/submission into /autograder/results/results.json; "
+                    "every path can be overridden (tests run a whole tree in a temp folder).")
+    gs.add_argument("--root", type=Path, default=Path("/autograder"))
+    gs.add_argument("--problems", type=Path, default=None,
+                    help="default: ROOT/source/problems")
+    gs.add_argument("--cache", type=Path, default=None,
+                    help="default: ROOT/source/.cache/expected (warmed by setup.sh)")
+    return parser
+
+
+def _grade_to(submission: Path, problems_dir: Path, results_path: Path, options: GradeOptions,
+              console: Console | None) -> ExitStatus:
+    """Grade and write results; any grader fault still yields a valid results file."""
+    try:
+        problems = load_problems(problems_dir)
+        report = grade(submission, problems, options)
+        results = build_results(report)
+    except Exception as exc:
+        detail = traceback.format_exc()
+        if console is not None:
+            message = str(exc) if isinstance(exc, GraderError) else detail
+            console.print(f"[bold red]The grader failed:[/] {message}", highlight=False)
+        results = failure_results(detail)
+        report = None
+    try:
+        write_results(results_path, results)
+    except OSError as exc:
+        print(f"autograder: cannot write {results_path}: {exc}", file=sys.stderr)
+        return ExitStatus.ERROR
+    if console is not None and report is not None:
+        print_report(report, console)
+        console.print(f"Results written to {results_path}", style="dim")
+    return ExitStatus.SUCCESS
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         console: Console | None = None) -> ExitStatus:
+    env = dict(os.environ if env is None else env)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
+        return ExitStatus.SUCCESS if exc.code == 0 else ExitStatus.USAGE
+    if args.command == "grade":
+        out = None if args.quiet else (console or Console())
+        cache = None if args.no_cache else (args.cache or default_cache_dir(env))
+        options = GradeOptions(visible_only=args.visible_only, cache_dir=cache, grader_env=env)
+        return _grade_to(args.submission, args.problems, args.results, options, out)
+    root: Path = args.root
+    problems = args.problems or root / "source" / "problems"
+    cache = args.cache or root / "source" / ".cache" / "expected"
+    options = GradeOptions(cache_dir=cache, grader_env=env)
+    return _grade_to(root / "submission", problems, root / "results" / "results.json",
+                     options, console or Console(stderr=True))
+
+
+def run() -> None:
+    sys.exit(int(main()))

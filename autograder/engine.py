@@ -1,0 +1,327 @@
+"""The grading engine: one code path behind every front door (Gradescope, student, TA).
+
+For each problem: find the student's function, compute the expected outputs with the
+reference (in a trusted worker), call the student's function on every case in a student
+worker, compare, and score. Student mistakes become :class:`~autograder.feedback.Feedback`
+values on the cases they affect; only grader faults raise.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import feedback, protocol
+from autograder.cache import ExpectedCache, fingerprint
+from autograder.compare import compare
+from autograder.errors import GraderError, WorkerError
+from autograder.feedback import Feedback
+from autograder.inputs import case_arguments, describe_call
+from autograder.sandbox import Failure, Reply, WorkerProcess, WorkerSpec, worker_environment
+from autograder.spec import LoadedProblem
+from autograder.submission import SourceFile, Submission, scan_submission, stage
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    visible_only: bool = False
+    #: Where expected outputs are cached; None computes them on every run.
+    cache_dir: Path | None = None
+    grader_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: After this many time-outs on one problem, its remaining cases are not attempted.
+    max_timeouts: int = 2
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    index: int
+    label: str
+    visibility: str
+    call: str
+    max_points: float
+    feedback: Feedback | None = None  # None: passed
+    seconds: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.feedback is None
+
+    @property
+    def points(self) -> float:
+        return self.max_points if self.passed else 0.0
+
+
+@dataclass(frozen=True)
+class ProblemResult:
+    problem: LoadedProblem
+    cases: tuple[CaseResult, ...]
+    printed: str = ""
+    notes: tuple[str, ...] = ()
+    #: The student worker's ``ready`` message: versions and backend it ran on.
+    environment: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.cases)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.cases)
+
+
+@dataclass(frozen=True)
+class Report:
+    problems: tuple[ProblemResult, ...]
+    environment: Mapping[str, Any]
+    seconds: float
+    #: The traceback of a grader fault that stopped grading early (problems graded before
+    #: it are in ``problems``), or None.
+    fault: str | None = None
+
+    @property
+    def points(self) -> float:
+        return sum(p.points for p in self.problems)
+
+    @property
+    def max_points(self) -> float:
+        return sum(p.max_points for p in self.problems)
+
+
+class References:
+    """Expected outputs: from the cache, or computed by the reference in a trusted worker."""
+
+    def __init__(self, spec: WorkerSpec, cache: ExpectedCache) -> None:
+        self._spec = spec
+        self._cache = cache
+        self._worker: WorkerProcess | None = None
+        self._memo: dict[Path, dict[int, np.ndarray]] = {}
+
+    def __enter__(self) -> References:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        return self._worker.info if self._worker is not None else {}
+
+    def expected(self, problem: LoadedProblem) -> dict[int, np.ndarray]:
+        """The reference output of every case of ``problem``."""
+        if problem.directory in self._memo:
+            return self._memo[problem.directory]
+        key = fingerprint(problem, self._spec.env)
+        outputs = self._cache.load(problem, key)
+        if outputs is None:
+            outputs = self._compute(problem)
+            self._cache.store(problem, key, outputs)
+        self._memo[problem.directory] = outputs
+        return outputs
+
+    def _ask(self, problem: LoadedProblem, message: dict[str, Any], what: str) -> dict[str, Any]:
+        assert self._worker is not None
+        reply = self._worker.request(message, timeout=problem.spec.time_limit * 4)
+        if isinstance(reply, Failure) or not reply.get("ok"):
+            printed = self._worker.capture.text()
+            self._worker.stop()
+            self._worker = None
+            raise WorkerError(f"the reference of {problem.id} failed {what}: "
+                              f"{_explain(reply)}\n{printed}")
+        return reply
+
+    def _compute(self, problem: LoadedProblem) -> dict[int, np.ndarray]:
+        if self._worker is None:
+            self._worker = WorkerProcess(self._spec)
+            ready = self._worker.start()
+            if isinstance(ready, Failure):
+                raise WorkerError(f"the reference worker did not start: {_explain(ready)}\n"
+                                  f"{self._worker.capture.text()}")
+        path = problem.reference_path.resolve()
+        self._ask(problem, {"op": "load", "function": problem.spec.function,
+                            "file": str(path), "root": str(path.parent)}, "to load")
+        out: dict[int, np.ndarray] = {}
+        for index in range(len(problem.spec.cases)):
+            args = [protocol.encode_value(v) for v in case_arguments(problem, index)]
+            reply = self._ask(problem, {"op": "call", "function": problem.spec.function,
+                                        "args": args}, f"on case {index + 1}")
+            if reply.get("output") is None:
+                raise WorkerError(f"the reference of {problem.id} returned "
+                                  f"{reply.get('returned')} on case {index + 1}, not an array")
+            out[index] = protocol.decode_array(reply["output"])
+        return out
+
+
+def _explain(reply: Reply) -> str:
+    if isinstance(reply, Failure):
+        return (f"{reply.kind} after {reply.seconds:.1f}s (exit code {reply.exit_code}) "
+                f"{reply.detail}")
+    error = reply.get("error", {})
+    return f"{error.get('kind')}: {error.get('traceback') or error.get('message')}"
+
+
+class _StudentFunction:
+    """The student's function in a worker, restarted in a fresh worker after a failure."""
+
+    def __init__(self, problem: LoadedProblem, source: SourceFile, root: Path,
+                 spec: WorkerSpec) -> None:
+        self.problem = problem
+        self.source = source
+        self.root = root
+        self.spec = spec
+        self.worker: WorkerProcess | None = None
+        self.printed: list[str] = []
+        self.notes: list[str] = []
+        self.info: Mapping[str, Any] = {}
+
+    def load(self) -> Feedback | None:
+        """Start a worker and import the function; the reason it failed, if it did."""
+        self.close()
+        self.worker = WorkerProcess(self.spec)
+        ready = self.worker.start()
+        if isinstance(ready, Failure):
+            raise WorkerError(f"a student worker did not start: {_explain(ready)}\n"
+                              f"{self.worker.capture.text()}")
+        self.info = ready
+        function = self.problem.spec.function
+        limit = self.problem.spec.time_limit
+        reply = self.worker.request({"op": "load", "function": function,
+                                     "file": str(self.source.path), "root": str(self.root)},
+                                    timeout=limit)
+        if isinstance(reply, Failure):
+            return (feedback.import_timeout(limit) if reply.kind == "timeout"
+                    else feedback.import_crashed(reply.seconds, reply.signal_name))
+        for cell in reply.get("cell_errors", []):
+            self.notes.append(f"Cell {cell['cell']} of `{self.source.relative}` raised "
+                              f"`{cell['exc_type']}`: {cell['message']}")
+        if reply.get("ok"):
+            return None
+        error = reply["error"]
+        match error["kind"]:
+            case "syntax-error":
+                return feedback.syntax_error(error)
+            case "import-error":
+                return feedback.import_error(error)
+            case "not-callable":
+                return feedback.not_callable(function, error.get("found", "value"))
+            case _:
+                return feedback.missing_function(function, [self.source.relative])
+
+    def call(self, index: int) -> tuple[Reply, float]:
+        assert self.worker is not None
+        args = [protocol.encode_value(v) for v in case_arguments(self.problem, index)]
+        start = time.monotonic()
+        reply = self.worker.request({"op": "call", "function": self.problem.spec.function,
+                                     "args": args}, timeout=self.problem.spec.time_limit_for(index))
+        return reply, time.monotonic() - start
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            text = self.worker.capture.text().strip()
+            if text:
+                self.printed.append(text)
+            self.worker = None
+
+
+def _judge(problem: LoadedProblem, index: int, reply: Reply,
+           expected: np.ndarray) -> Feedback | None:
+    function = problem.spec.function
+    if isinstance(reply, Failure):
+        if reply.kind == "timeout":
+            return feedback.timeout(function, problem.spec.time_limit_for(index))
+        return feedback.crashed(function, reply.seconds, reply.signal_name, reply.exit_code)
+    if not reply.get("ok"):
+        error = reply["error"]
+        if error["kind"] == "wrong-signature":
+            return feedback.wrong_signature(function, problem.spec.parameter_names, error)
+        return feedback.runtime_error(function, error)
+    if reply.get("too_large"):
+        return feedback.output_too_large(function, int(reply["too_large"]))
+    got = None if reply.get("output") is None else protocol.decode_array(reply["output"])
+    mismatch = compare(got, str(reply.get("returned", "?")), expected,
+                       problem.spec.tolerance_for(index), problem.spec.returns.dtype)
+    return None if mismatch is None else Feedback.from_mismatch(mismatch)
+
+
+def _grade_problem(problem: LoadedProblem, submission: Submission, references: References,
+                   spec: WorkerSpec, options: GradeOptions) -> ProblemResult:
+    indices = [i for i, case in enumerate(problem.spec.cases)
+               if not options.visible_only or case.visibility == "visible"]
+
+    def result(index: int, fb: Feedback | None, seconds: float | None = None) -> CaseResult:
+        spec = problem.spec
+        return CaseResult(index, spec.case_label(index), spec.cases[index].visibility,
+                          describe_call(problem, index), spec.case_points(index), fb, seconds)
+
+    function = problem.spec.function
+    if not submission.files:
+        fb = feedback.no_python_files(function, submission.other_files)
+        return ProblemResult(problem, tuple(result(i, fb) for i in indices))
+    source = submission.locate(function)
+    if source is None:
+        fb = feedback.missing_function(function, [f.relative for f in submission.files],
+                                       submission.near_names(function))
+        return ProblemResult(problem, tuple(result(i, fb) for i in indices))
+
+    student = _StudentFunction(problem, source, submission.root, spec)
+    cases: list[CaseResult] = []
+    try:
+        load_failure = student.load()
+        # The reference is only needed once there is a student function to compare.
+        expected = references.expected(problem) if load_failure is None else {}
+        timeouts = 0
+        for index in indices:
+            if load_failure is not None:
+                cases.append(result(index, load_failure))
+                continue
+            if timeouts >= options.max_timeouts:
+                cases.append(result(index, feedback.skipped_after_timeouts(function, timeouts)))
+                continue
+            reply, seconds = student.call(index)
+            cases.append(result(index, _judge(problem, index, reply, expected[index]), seconds))
+            if isinstance(reply, Failure):
+                timeouts += reply.kind == "timeout"
+                load_failure = student.load()
+    finally:
+        student.close()
+    return ProblemResult(problem, tuple(cases), "\n".join(student.printed),
+                         tuple(student.notes), student.info)
+
+
+def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
+          options: GradeOptions | None = None) -> Report:
+    """Grade one submission (a directory or a file) against ``problems``."""
+    options = options or GradeOptions()
+    start = time.monotonic()
+    submission = scan_submission(submission_path)
+    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
+        workspace = Path(scratch)
+        staged = stage(submission, workspace / "submission")
+        home = workspace / "home"
+        home.mkdir()
+        env = worker_environment(options.grader_env, home)
+        student_spec = WorkerSpec(env=env, cwd=staged.root)
+        reference_spec = WorkerSpec(env=env, cwd=workspace)
+        results = []
+        fault = None
+        cache = ExpectedCache(options.cache_dir)
+        with References(reference_spec, cache) as references:
+            for problem in problems:
+                try:
+                    results.append(_grade_problem(problem, staged, references, student_spec,
+                                                  options))
+                except GraderError:
+                    fault = traceback.format_exc()
+                    break
+            environments = [p.environment for p in results if p.environment]
+            environment = dict(environments[0] if environments else references.info)
+    return Report(tuple(results), environment, time.monotonic() - start, fault)

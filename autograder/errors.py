@@ -1,0 +1,54 @@
+"""Grader faults: the one small error hierarchy of the trusted side.
+
+Student mistakes are never exceptions: they are feedback values (see ``feedback``).
+Everything here means the *grader* or its configuration is at fault, so the student must
+not lose points for it; ``results.failure_results`` turns any of them into a valid
+``results.json`` that tells the student to contact staff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class GraderError(Exception):
+    """Base class of every fault of the grader, its specs or its environment."""
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem found in a problem spec: which file, where in it (a key path), and what."""
+
+    path: Path
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: {self.location}" if self.location else str(self.path)
+        return f"{where}: {self.message}"
+
+
+class SpecError(GraderError):
+    """A problem spec (``problems/<id>/problem.yaml``) is malformed.
+
+    The message names the file, the key path and what was expected, one line per issue::
+
+        problems/vmap_over_batch/problem.yaml: cases[2].tolerance.rtol: Input should be a number
+    """
+
+    def __init__(self, issues: Sequence[SpecIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class SubmissionError(GraderError):
+    """The submission path itself cannot be used (it does not exist, or is not readable)."""
+
+
+class WorkerError(GraderError):
+    """A *trusted* worker (the one running reference code) failed.
+
+    A failing student worker is a student outcome, never this exception.
+    """

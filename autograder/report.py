@@ -1,0 +1,51 @@
+"""The terminal report: what a student or TA reads after ``autograder grade``.
+
+Rendered with rich, which degrades to plain text when the output is not a terminal or when
+``NO_COLOR`` is set, so the same code serves a colour terminal, a pipe and a CI log.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from autograder.engine import Report
+from autograder.results import environment_lines
+
+
+def _points(value: float) -> str:
+    return f"{round(value, 2):g}"
+
+
+def print_report(report: Report, console: Console, details: bool = True) -> None:
+    table = Table(title="Grading summary", title_justify="left")
+    table.add_column("problem")
+    table.add_column("cases passed", justify="right")
+    table.add_column("points", justify="right")
+    table.add_column("first problem found")
+    for problem in report.problems:
+        passed = sum(c.passed for c in problem.cases)
+        first = next((c.feedback for c in problem.cases if c.feedback is not None), None)
+        status = "[green]all correct[/]" if first is None else f"[red]{first.id}[/]"
+        table.add_row(problem.problem.spec.function, f"{passed}/{len(problem.cases)}",
+                      f"{_points(problem.points)}/{_points(problem.max_points)}", status)
+    console.print(table)
+    console.print(f"[bold]Total: {_points(report.points)} / {_points(report.max_points)}[/]")
+    env = environment_lines(report.environment)
+    if env:
+        console.print(env, style="dim")
+    if report.fault:
+        console.print("[bold red]The grader failed; results hold what was graded before:[/]")
+        console.print(report.fault, markup=False)
+    if not details:
+        return
+    for problem in report.problems:
+        shown: set[str] = set()
+        for case in problem.cases:
+            if case.feedback is None or case.feedback.summary in shown:
+                continue
+            shown.add(case.feedback.summary)
+            console.rule(f"{problem.problem.spec.function}: {case.label} ({case.visibility})")
+            console.print(f"`{case.call}`", markup=False)
+            console.print(Markdown(case.feedback.render()))

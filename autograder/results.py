@@ -1,0 +1,149 @@
+"""Gradescope's ``results.json``: built from a report, written once, atomically.
+
+The format follows Gradescope's published specification (``../shared/gradescope/``): one
+test per case, each tagged ``problem:<function>`` (and ``pitfall:<id>`` when a known mistake
+is recognised), markdown output, and the environment in the top-level output so that
+"passed locally, failed on Gradescope" can be diagnosed. Whatever goes wrong in the grader,
+:func:`failure_results` still produces a valid file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from autograder.engine import CaseResult, ProblemResult, Report
+
+MAX_OUTPUT = 100_000
+PRINTED_SHOWN = 2_000
+STAFF_MESSAGE = (
+    "The autograder failed while grading your submission. This is a fault on our side, not "
+    "yours: please contact the course staff. Your submission is saved and will be regraded."
+)
+
+
+def _clip(text: str, limit: int = MAX_OUTPUT) -> str:
+    if len(text) <= limit:
+        return text
+    marker = "\n\n[... output truncated ...]"
+    return text[: limit - len(marker)] + marker
+
+
+def _round(points: float) -> float:
+    return round(points, 4)
+
+
+def environment_lines(environment: Mapping[str, Any]) -> str:
+    versions = environment.get("versions", {})
+    if not versions:
+        return ""
+    parts = [f"{name} {versions[name]}" for name in ("python", "jax", "jaxlib", "flax", "numpy")
+             if name in versions]
+    backend = environment.get("backend", "?")
+    return f"Graded with {', '.join(parts)} on the {backend} backend."
+
+
+def case_output(problem: ProblemResult, case: CaseResult) -> str:
+    lines = [f"**{problem.problem.spec.title}**, {case.label}: `{case.call}`", ""]
+    if case.feedback is None:
+        lines.append("Passed: your output matches the expected output.")
+    else:
+        lines.append(case.feedback.render())
+    if problem.notes and not case.passed:
+        lines += ["", "Notes from running your notebook:", *[f"- {n}" for n in problem.notes]]
+    if problem.printed and not case.passed and case.index == problem.cases[0].index:
+        shown = problem.printed[:PRINTED_SHOWN]
+        more = "\n[...]" if len(problem.printed) > PRINTED_SHOWN else ""
+        lines += ["", "Your code printed:", "```", shown + more, "```"]
+    return _clip("\n".join(lines))
+
+
+def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
+    tags = [f"problem:{problem.problem.spec.function}"]
+    if case.feedback is not None:
+        tags.append(f"pitfall:{case.feedback.id}")
+    return {
+        "name": f"{problem.problem.spec.function}: {case.label}",
+        "number": f"{problem.problem.id}.{case.index + 1}",
+        "score": _round(case.points),
+        "max_score": _round(case.max_points),
+        "status": "passed" if case.passed else "failed",
+        "visibility": case.visibility,
+        "output": case_output(problem, case),
+        "output_format": "md",
+        "tags": tags,
+    }
+
+
+def failure_tests(traceback_text: str) -> list[dict[str, Any]]:
+    """The two tests of a grader fault: one the student sees, one with the traceback."""
+    return [
+        {"name": "The autograder failed: please contact the course staff", "score": 0,
+         "max_score": 0, "status": "failed", "visibility": "visible", "output": STAFF_MESSAGE,
+         "tags": ["grader-error"]},
+        {"name": "Autograder traceback (staff only)", "score": 0, "max_score": 0,
+         "status": "failed", "visibility": "hidden", "output": _clip(traceback_text),
+         "output_format": "text", "tags": ["grader-error"]},
+    ]
+
+
+def build_results(report: Report) -> dict[str, Any]:
+    tests = [case_test(p, c) for p in report.problems for c in p.cases]
+    summary = [f"Score: {_round(report.points):g} / {_round(report.max_points):g}", ""]
+    for problem in report.problems:
+        passed = sum(c.passed for c in problem.cases)
+        summary.append(f"- `{problem.problem.spec.function}`: {passed}/{len(problem.cases)} "
+                       f"cases passed, {_round(problem.points):g}/"
+                       f"{_round(problem.max_points):g} points")
+    env = environment_lines(report.environment)
+    if env:
+        summary += ["", env]
+    if report.fault is not None:
+        tests += failure_tests(report.fault)
+        summary += ["", STAFF_MESSAGE]
+    return {
+        "score": _round(report.points),
+        "execution_time": round(report.seconds, 3),
+        "output": _clip("\n".join(summary)),
+        "output_format": "md",
+        "test_output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"environment": dict(report.environment)},
+    }
+
+
+def failure_results(traceback_text: str, graded: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Results for a run the grader could not finish: whatever was graded, plus the fault."""
+    tests = [*graded, *failure_tests(traceback_text)]
+    return {
+        "score": _round(sum(float(t.get("score", 0)) for t in graded)),
+        "output": STAFF_MESSAGE,
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write_results(path: Path | str, results: Mapping[str, Any]) -> None:
+    """Write ``results`` to ``path`` atomically: a reader sees the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    fd, temporary = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

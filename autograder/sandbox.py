@@ -1,0 +1,202 @@
+"""Worker processes seen from the trusted side: spawn, ask, time out, kill, capture.
+
+Every worker runs in its own session (so its whole process group can be killed at once),
+with a minimal environment that configures JAX before ``import jax``, and with its printed
+output captured through a pipe that keeps only the first ``output_limit`` bytes. A reply
+that does not come in time, a worker that dies, or a malformed message are all returned as
+a :class:`Failure` value for the caller to turn into feedback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from autograder import protocol
+
+#: Environment variables passed from the grader to workers when set (JAX/XLA configuration).
+PASSED_THROUGH = ("JAX_PLATFORMS", "XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION",
+                  "JAX_COMPILATION_CACHE_DIR", "TMPDIR")
+
+
+def worker_environment(grader_env: Mapping[str, str], home: Path) -> dict[str, str]:
+    """A minimal environment: nothing of the grader's beyond JAX's configuration."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "JAX_PLATFORMS": "cpu",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    env.update({k: grader_env[k] for k in PASSED_THROUGH if k in grader_env})
+    return env
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """How to start a worker."""
+
+    env: Mapping[str, str]
+    cwd: Path
+    python: str = sys.executable
+    startup_timeout: float = 180.0
+    output_limit: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A request that got no usable answer."""
+
+    kind: Literal["timeout", "crashed", "protocol"]
+    seconds: float
+    exit_code: int | None = None
+    detail: str = ""
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.exit_code is not None and self.exit_code < 0:
+            try:
+                return signal.Signals(-self.exit_code).name
+            except ValueError:
+                return f"signal {-self.exit_code}"
+        return None
+
+
+Reply = dict[str, Any] | Failure
+
+
+@dataclass
+class _Capture:
+    """Keeps the first ``limit`` bytes a worker prints and counts the rest."""
+
+    limit: int
+    head: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def pump(self, stream: Any) -> None:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            room = self.limit - len(self.head)
+            self.head.extend(chunk[:room])
+            self.dropped += max(0, len(chunk) - room)
+
+    def text(self) -> str:
+        text = self.head.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output not kept]"
+        return text
+
+
+class WorkerProcess:
+    """One worker process. Use as a context manager; it is always killed on exit."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.info: dict[str, Any] = {}
+        self.capture = _Capture(spec.output_limit)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._reader: protocol.LineReader | None = None
+        self._thread: threading.Thread | None = None
+        self._dead: Failure | None = None
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._dead is None
+
+    def start(self) -> Reply:
+        """Spawn the worker and wait for its ``ready`` message (JAX imported)."""
+        read_fd, write_fd = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [self.spec.python, "-I", "-m", "autograder.worker", "--reply-fd", str(write_fd)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,), cwd=self.spec.cwd, env=dict(self.spec.env),
+                start_new_session=True, close_fds=True,
+            )
+        finally:
+            os.close(write_fd)
+        self._reader = protocol.LineReader(read_fd)
+        self._read_fd = read_fd
+        self._thread = threading.Thread(target=self.capture.pump,
+                                        args=(self._process.stdout,), daemon=True)
+        self._thread.start()
+        reply = self._receive(time.monotonic(), self.spec.startup_timeout)
+        if isinstance(reply, dict):
+            self.info = reply
+        return reply
+
+    def request(self, message: dict[str, Any], timeout: float) -> Reply:
+        """Send one request and wait at most ``timeout`` seconds for its reply."""
+        start = time.monotonic()
+        if self._dead is not None:
+            return self._dead
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            protocol.send(self._process.stdin, message)  # type: ignore[arg-type]
+        except (BrokenPipeError, OSError):
+            return self._fail("crashed", start)
+        return self._receive(start, timeout)
+
+    def _receive(self, start: float, timeout: float) -> Reply:
+        assert self._reader is not None
+        try:
+            return self._reader.read(timeout)
+        except protocol.ReplyTimeout:
+            return self._fail("timeout", start)
+        except protocol.WorkerGone:
+            return self._fail("crashed", start)
+        except protocol.ProtocolError as exc:
+            return self._fail("protocol", start, str(exc))
+
+    def _fail(self, kind: Literal["timeout", "crashed", "protocol"], start: float,
+              detail: str = "") -> Failure:
+        exit_code = self._kill()
+        self._dead = Failure(kind, time.monotonic() - start, exit_code, detail)
+        return self._dead
+
+    def _kill(self) -> int | None:
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+            return None
+
+    def stop(self) -> None:
+        """Kill the worker's whole process group and collect what it printed."""
+        if self._process is None:
+            return
+        if self._process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        self._kill()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        if self._reader is not None:
+            os.close(self._read_fd)
+            self._reader = None
+        if self._dead is None:
+            self._dead = Failure("crashed", 0.0, self._process.returncode, "stopped")

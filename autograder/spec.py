@@ -1,0 +1,394 @@
+"""Problem specs: ``problems/<id>/problem.yaml`` read once, validated strictly, frozen.
+
+This is the only module that reads YAML. A spec becomes a tree of frozen pydantic models;
+anything wrong with it (an unknown key, a wrong type, a case that breaks a declared
+constraint, an argument that does not match its parameter) is reported as a
+:class:`~autograder.errors.SpecError` naming the file and the key path of every issue::
+
+    problems/vmap_over_batch/problem.yaml: cases[2].tolerance.rtl: unknown key (did you
+    mean 'rtol'?)
+"""
+
+from __future__ import annotations
+
+import difflib
+import keyword
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    ValidationError,
+    field_validator,
+)
+
+from autograder.constraints import Constraint, ConstraintSyntaxError
+from autograder.errors import SpecError, SpecIssue
+
+SPEC_FILENAME = "problem.yaml"
+
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+ParamType = Literal["float", "int", "array"]
+Generator = Literal["normal", "uniform", "integers", "zeros", "ones", "arange"]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors and nothing changes after loading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_dtype(name: str) -> str:
+    try:
+        np.dtype(name)
+    except TypeError:
+        raise ValueError(f"unknown dtype {name!r}; use a numpy name such as 'float32'") from None
+    return name
+
+
+def _check_identifier(name: str) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"{name!r} is not a valid Python identifier")
+    return name
+
+
+class Tolerance(_Strict):
+    """Elementwise ``|yours - expected| <= atol + rtol * |expected|`` (as numpy.isclose)."""
+
+    rtol: float = Field(1e-5, ge=0, description="relative tolerance")
+    atol: float = Field(1e-6, ge=0, description="absolute tolerance")
+
+
+class ArrayInput(_Strict):
+    """An array argument: explicit ``value`` or a deterministic ``generate`` recipe."""
+
+    generate: Generator | None = Field(None, description="how to make the array")
+    value: Any = Field(None, description="explicit (nested list) value instead of generate")
+    shape: tuple[Annotated[int, Field(ge=0)], ...] | None = None
+    dtype: str = "float32"
+    seed: int = Field(0, ge=0, description="numpy Generator seed of this array")
+    low: float = Field(0.0, description="uniform/integers: lower bound")
+    high: float = Field(1.0, description="uniform/integers: upper bound (exclusive)")
+    scale: float = Field(1.0, description="normal: standard deviation")
+    loc: float = Field(0.0, description="normal: mean")
+
+    _dtype = field_validator("dtype")(_check_dtype)
+
+    def model_post_init(self, context: Any, /) -> None:
+        if (self.generate is None) == (self.value is None):
+            raise ValueError("give exactly one of 'generate' (with 'shape') or 'value'")
+        if self.generate is not None and self.shape is None:
+            raise ValueError(f"'generate: {self.generate}' needs a 'shape', e.g. shape: [3, 4]")
+        if self.value is not None and self.shape is not None:
+            explicit = np.asarray(self.value).shape
+            if explicit != tuple(self.shape):
+                raise ValueError(f"'value' has shape {list(explicit)} but 'shape' says "
+                                 f"{list(self.shape)}")
+        if self.generate in ("uniform", "integers") and not self.low < self.high:
+            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
+
+    def describe(self) -> str:
+        """``float32[4, 3]``: how the array is shown to students."""
+        shape = self.shape if self.shape is not None else np.asarray(self.value).shape
+        return f"{self.dtype}[{', '.join(str(s) for s in shape)}]"
+
+
+def _arg_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, Mapping | ArrayInput):
+        return "array"
+    return None
+
+
+Argument = Annotated[
+    Annotated[StrictInt, Tag("int")]
+    | Annotated[StrictFloat, Tag("float")]
+    | Annotated[ArrayInput, Tag("array")],
+    Discriminator(
+        _arg_kind,
+        custom_error_type="invalid_argument",
+        custom_error_message=(
+            "expected a number or an array recipe such as "
+            "{generate: normal, shape: [3, 4], seed: 7}"
+        ),
+    ),
+]
+_UNION_TAGS = frozenset({"int", "float", "array"})
+
+
+class Parameter(_Strict):
+    """One parameter of the student's function, in call order."""
+
+    name: str
+    type: ParamType = Field(description="float and int arrive as Python scalars, array as jax")
+    doc: str = ""
+
+    _name = field_validator("name")(_check_identifier)
+
+
+class Returns(_Strict):
+    """What the function must return."""
+
+    doc: str = ""
+    dtype: str | None = Field("float32", description="required dtype; null to accept any")
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype(cls, value: str | None) -> str | None:
+        return None if value is None else _check_dtype(value)
+
+
+class Case(_Strict):
+    """One call of the student's function, compared with the reference."""
+
+    name: str | None = None
+    visibility: Visibility = "visible"
+    args: dict[str, Argument]
+    weight: float = Field(1.0, gt=0, description="share of the problem's points")
+    tolerance: Tolerance | None = Field(None, description="overrides the problem's tolerance")
+    time_limit: float | None = Field(None, gt=0, description="seconds; overrides the problem's")
+
+
+class Problem(_Strict):
+    """A whole exercise: the function students implement and how it is graded."""
+
+    function: str = Field(description="name of the function students implement")
+    title: str
+    summary: str = ""
+    parameters: tuple[Parameter, ...] = Field(min_length=1)
+    returns: Returns = Returns()
+    points: float = Field(gt=0, description="total points of the problem")
+    time_limit: float = Field(60.0, gt=0, description="seconds per call, compile included")
+    tolerance: Tolerance = Tolerance()
+    constraints: tuple[str, ...] = Field((), description="Python expressions over parameters")
+    reference: str = Field("reference.py", description="file beside the spec")
+    cases: tuple[Case, ...] = Field(min_length=1)
+
+    _function = field_validator("function")(_check_identifier)
+
+    @cached_property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def case_points(self, index: int) -> float:
+        total = sum(case.weight for case in self.cases)
+        return self.points * self.cases[index].weight / total
+
+    def case_label(self, index: int) -> str:
+        case = self.cases[index]
+        return f"case {index + 1}" + (f" ({case.name})" if case.name else "")
+
+    def tolerance_for(self, index: int) -> Tolerance:
+        return self.cases[index].tolerance or self.tolerance
+
+    def time_limit_for(self, index: int) -> float:
+        return self.cases[index].time_limit or self.time_limit
+
+
+class LoadedProblem(BaseModel):
+    """A validated spec together with where it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    spec: Problem
+    directory: Path
+    constraints: tuple[Constraint, ...]
+
+    @property
+    def id(self) -> str:
+        return self.directory.name
+
+    @property
+    def spec_path(self) -> Path:
+        return self.directory / SPEC_FILENAME
+
+    @property
+    def reference_path(self) -> Path:
+        return self.directory / self.spec.reference
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _format_loc(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in _UNION_TAGS:
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _vocabulary() -> set[str]:
+    words: set[str] = set()
+    for model in (Problem, Case, Parameter, Returns, Tolerance, ArrayInput):
+        words.update(model.model_fields)
+    return words
+
+
+def _issues_from_validation(path: Path, error: ValidationError) -> list[SpecIssue]:
+    issues = []
+    vocabulary = sorted(_vocabulary())
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            # Argument names are checked against the parameters, not the key vocabulary.
+            message = "unknown key"
+            close = difflib.get_close_matches(str(loc[-1]), vocabulary, n=1, cutoff=0.7)
+            if close:
+                message += f" (did you mean {close[0]!r}?)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        issues.append(SpecIssue(path, _format_loc(loc), message))
+    return issues
+
+
+def _semantic_issues(
+    path: Path, problem: Problem
+) -> tuple[list[SpecIssue], tuple[Constraint, ...]]:
+    """What a schema cannot say: arguments against parameters, constraints against cases."""
+    from autograder.inputs import materialize
+
+    issues: list[SpecIssue] = []
+    names = problem.parameter_names
+    seen: set[str] = set()
+    for i, param in enumerate(problem.parameters):
+        if param.name in seen:
+            issues.append(SpecIssue(path, f"parameters[{i}].name",
+                                    f"duplicate parameter {param.name!r}"))
+        seen.add(param.name)
+
+    constraints: list[Constraint] = []
+    for i, text in enumerate(problem.constraints):
+        try:
+            constraints.append(Constraint.parse(text, names))
+        except ConstraintSyntaxError as exc:
+            issues.append(SpecIssue(path, f"constraints[{i}]", str(exc)))
+
+    for c, case in enumerate(problem.cases):
+        where = f"cases[{c}].args"
+        for name in case.args:
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                issues.append(SpecIssue(path, f"{where}.{name}",
+                                        f"not a parameter of {problem.function}{hint}; "
+                                        f"parameters are {', '.join(names)}"))
+        case_ok = True
+        for param in problem.parameters:
+            if param.name not in case.args:
+                issues.append(SpecIssue(path, where, f"missing argument {param.name!r}"))
+                case_ok = False
+                continue
+            problem_text = _argument_mismatch(param, case.args[param.name])
+            if problem_text:
+                issues.append(SpecIssue(path, f"{where}.{param.name}", problem_text))
+                case_ok = False
+        if not case_ok or len(constraints) != len(problem.constraints):
+            continue
+        values = {p.name: materialize(p, case.args[p.name]) for p in problem.parameters}
+        for k, constraint in enumerate(constraints):
+            failure = constraint.check(values)
+            if failure:
+                issues.append(SpecIssue(path, f"cases[{c}]",
+                                        f"breaks constraints[{k}] `{constraint.text}`: {failure}"))
+    return issues, tuple(constraints)
+
+
+def _argument_mismatch(param: Parameter, value: int | float | ArrayInput) -> str | None:
+    if param.type == "array":
+        if not isinstance(value, ArrayInput):
+            return f"parameter {param.name!r} is an array: give {{generate: ..., shape: [...]}}"
+        return None
+    if isinstance(value, ArrayInput):
+        return f"parameter {param.name!r} is a {param.type}: give a number, not an array"
+    if param.type == "int" and isinstance(value, float) and not value.is_integer():
+        return f"parameter {param.name!r} is an int, got {value!r}"
+    return None
+
+
+def load_problem(directory: Path | str) -> LoadedProblem:
+    """Read and validate ``<directory>/problem.yaml``; raise SpecError on any issue."""
+    directory = Path(directory)
+    path = directory / SPEC_FILENAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([SpecIssue(path, "", f"cannot read the spec: {exc.strerror}")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem_text = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecIssue(path, where, f"invalid YAML: {problem_text}")]) from None
+    if not isinstance(raw, dict):
+        raise SpecError([SpecIssue(path, "", "the spec must be a mapping of keys to values")])
+    try:
+        problem = Problem.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_issues_from_validation(path, exc)) from None
+    issues, constraints = _semantic_issues(path, problem)
+    if not (directory / problem.reference).is_file():
+        issues.append(SpecIssue(path, "reference", f"no reference file {problem.reference!r} "
+                                f"in {directory}"))
+    if issues:
+        raise SpecError(issues)
+    return LoadedProblem(spec=problem, directory=directory, constraints=constraints)
+
+
+def discover_problems(root: Path | str) -> list[Path]:
+    """Problem folders below ``root``: every directory holding a ``problem.yaml``."""
+    root = Path(root)
+    if (root / SPEC_FILENAME).is_file():
+        return [root]
+    return sorted(p.parent for p in root.glob(f"*/{SPEC_FILENAME}"))
+
+
+def load_problems(root: Path | str) -> list[LoadedProblem]:
+    """Load every problem below ``root``; all errors of all specs are reported together."""
+    root = Path(root)
+    directories = discover_problems(root)
+    if not directories:
+        raise SpecError([SpecIssue(root, "", f"no */{SPEC_FILENAME} found")])
+    problems: list[LoadedProblem] = []
+    errors: list[SpecError] = []
+    for directory in directories:
+        try:
+            problems.append(load_problem(directory))
+        except SpecError as exc:
+            errors.append(exc)
+    _check_unique_functions(problems, errors)
+    if errors:
+        raise SpecError([issue for error in errors for issue in error.issues])
+    return problems
+
+
+def _check_unique_functions(problems: list[LoadedProblem], errors: list[SpecError]) -> None:
+    seen: dict[str, Path] = {}
+    for problem in problems:
+        other = seen.setdefault(problem.spec.function, problem.spec_path)
+        if other != problem.spec_path:
+            message = f"{problem.spec.function!r} is also graded by {other}"
+            errors.append(SpecError([SpecIssue(problem.spec_path, "function", message)]))

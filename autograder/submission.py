@@ -1,0 +1,131 @@
+"""A student's submission on the trusted side: which files, and where each function lives.
+
+A submission is a directory (Gradescope's ``/autograder/submission``) or a single file, with
+one or more ``.py`` files and/or Jupyter notebooks. Files are only *parsed* here (never
+run): each is scanned with ``ast`` for top-level definitions, so a function is found by
+name wherever it is defined, and a file with a syntax error is known before any worker
+starts.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.errors import SubmissionError
+from autograder.notebook import NotebookError, read_cells
+
+SOURCE_SUFFIXES = (".py", ".ipynb")
+MAX_FILE_BYTES = 5 * 1024 * 1024
+_IGNORED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv",
+                           "venv", "site-packages"})
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute
+    relative: str  # as the student sees it
+    defines: frozenset[str] = frozenset()
+    error: str | None = None  # why it could not be parsed, if it could not
+
+
+@dataclass(frozen=True)
+class Submission:
+    root: Path
+    files: tuple[SourceFile, ...]
+    other_files: tuple[str, ...] = field(default=())
+
+    def locate(self, function: str) -> SourceFile | None:
+        """The file defining ``function`` at top level; notebooks last, later files win ties.
+
+        When no file parses, the first unparsable one is returned so that its error is
+        reported instead of "function not found".
+        """
+        defining = [f for f in self.files if function in f.defines]
+        if defining:
+            defining.sort(key=lambda f: (f.path.suffix == ".ipynb", f.relative))
+            return defining[0]
+        broken = [f for f in self.files if f.error is not None]
+        return broken[0] if broken else None
+
+    def near_names(self, function: str) -> list[str]:
+        names = sorted({name for f in self.files for name in f.defines})
+        return difflib.get_close_matches(function, names, n=1, cutoff=0.6)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part in _IGNORED_DIRS or part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file() and not path.is_symlink():
+            yield path
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.If | ast.Try | ast.With):  # defs behind a guard still count
+            inner = ast.Module(body=[*getattr(node, "body", []), *getattr(node, "orelse", [])],
+                               type_ignores=[])
+            names.update(_top_level_names(inner))
+    return names
+
+
+def _scan(path: Path, root: Path) -> SourceFile:
+    relative = str(path.relative_to(root))
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return SourceFile(path, relative, error=f"{relative} is larger than 5 MB")
+    try:
+        if path.suffix == ".ipynb":
+            names: set[str] = set()
+            for cell in read_cells(path):
+                try:
+                    names |= _top_level_names(ast.parse(cell.source))
+                except SyntaxError:
+                    continue  # the worker reports cells that do not run
+            return SourceFile(path, relative, frozenset(names))
+        source = path.read_bytes()
+        return SourceFile(path, relative, frozenset(_top_level_names(ast.parse(source))))
+    except SyntaxError as exc:
+        return SourceFile(path, relative, error=f"line {exc.lineno}: {exc.msg}")
+    except (NotebookError, OSError, ValueError) as exc:
+        return SourceFile(path, relative, error=str(exc))
+
+
+def scan_submission(path: Path | str) -> Submission:
+    """Parse every source file of a submission (a directory or a single file)."""
+    path = Path(path).resolve()
+    if not path.exists():
+        raise SubmissionError(f"submission {path} does not exist")
+    if path.is_file():
+        root, candidates = path.parent, [path]
+    else:
+        root, candidates = path, list(_walk(path))
+    sources = [p for p in candidates if p.suffix in SOURCE_SUFFIXES]
+    others = [str(p.relative_to(root)) for p in candidates if p.suffix not in SOURCE_SUFFIXES]
+    return Submission(root, tuple(_scan(p, root) for p in sources), tuple(others))
+
+
+def stage(submission: Submission, destination: Path) -> Submission:
+    """Copy the source files into ``destination`` (the worker's private workspace)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for source in submission.files:
+        target = destination / source.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source.path, target)
+        staged.append(SourceFile(target, source.relative, source.defines, source.error))
+    return Submission(destination, tuple(staged), submission.other_files)
