@@ -112,8 +112,9 @@ class ExpectedCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
             with os.fdopen(fd, "wb") as handle:
-                members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8)}
-                np.savez(handle, **members, **arrays)
+                members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8),
+                                           **arrays}
+                np.savez(handle, **members)
             os.replace(temporary, path)
         except OSError:
             pass  # a read-only cache only costs time

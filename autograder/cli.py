@@ -17,8 +17,9 @@ from pathlib import Path
 from rich.console import Console
 
 from autograder.cache import default_cache_dir
-from autograder.engine import GradeOptions, grade
+from autograder.engine import GradeOptions, grade, warm_cache
 from autograder.errors import GraderError
+from autograder.package import build_zip
 from autograder.report import print_report
 from autograder.results import build_results, failure_results, write_results
 from autograder.spec import load_problems
@@ -65,7 +66,31 @@ def _parser() -> argparse.ArgumentParser:
                     help="default: ROOT/source/problems")
     gs.add_argument("--cache", type=Path, default=None,
                     help="default: ROOT/source/.cache/expected (warmed by setup.sh)")
+
+    warm = commands.add_parser(
+        "warm", help="precompute the expected outputs (setup.sh runs this)",
+        description="Run every reference on every case on this machine's JAX backend and "
+                    "cache the outputs, so grading does not run the references again.")
+    warm.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
+    warm.add_argument("--cache", type=Path, default=None,
+                      help="default: $AUTOGRADER_CACHE or ~/.cache/flax-lift-autograder/expected")
+
+    zip_cmd = commands.add_parser("zip", help="build the Gradescope autograder zip")
+    zip_cmd.add_argument("--output", type=Path, default=Path("dist/autograder.zip"))
     return parser
+
+
+def _warm(problems_dir: Path, cache: Path, env: Mapping[str, str], console: Console) -> ExitStatus:
+    try:
+        problems = load_problems(problems_dir)
+        seconds = warm_cache(problems, cache, env)
+    except GraderError as exc:
+        console.print(f"[bold red]Could not warm the cache:[/] {exc}", highlight=False)
+        return ExitStatus.FAILURE
+    for problem_id, taken in seconds.items():
+        console.print(f"{problem_id}: expected outputs ready ({taken:.1f} s)")
+    console.print(f"Cache: {cache}", style="dim")
+    return ExitStatus.SUCCESS
 
 
 def _grade_to(submission: Path, problems_dir: Path, results_path: Path, options: GradeOptions,
@@ -105,6 +130,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         cache = None if args.no_cache else (args.cache or default_cache_dir(env))
         options = GradeOptions(visible_only=args.visible_only, cache_dir=cache, grader_env=env)
         return _grade_to(args.submission, args.problems, args.results, options, out)
+    if args.command == "warm":
+        return _warm(args.problems, args.cache or default_cache_dir(env), env,
+                     console or Console())
+    if args.command == "zip":
+        names = build_zip(DEFAULT_PROBLEMS.parent, args.output)
+        (console or Console()).print(f"Wrote {args.output} ({len(names)} files)")
+        return ExitStatus.SUCCESS
     root: Path = args.root
     problems = args.problems or root / "source" / "problems"
     cache = args.cache or root / "source" / ".cache" / "expected"

@@ -325,3 +325,18 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
             environments = [p.environment for p in results if p.environment]
             environment = dict(environments[0] if environments else references.info)
     return Report(tuple(results), environment, time.monotonic() - start, fault)
+
+
+def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
+               grader_env: Mapping[str, str]) -> dict[str, float]:
+    """Compute and cache the expected outputs of every problem; seconds taken per problem."""
+    with tempfile.TemporaryDirectory(prefix="autograder-warm-") as scratch:
+        env = worker_environment(grader_env, Path(scratch))
+        seconds: dict[str, float] = {}
+        with References(WorkerSpec(env=env, cwd=Path(scratch)),
+                        ExpectedCache(cache_dir)) as references:
+            for problem in problems:
+                start = time.monotonic()
+                references.expected(problem)
+                seconds[problem.id] = time.monotonic() - start
+    return seconds

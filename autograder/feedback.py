@@ -116,7 +116,7 @@ def wrong_signature(function: str, expected: Sequence[str], error: dict[str, Any
 def runtime_error(function: str, error: dict[str, Any]) -> Feedback:
     exc_type = error.get("exc_type", "Exception")
     message = error.get("message", "").strip().splitlines()
-    first = message[0] if message else ""
+    first = message[0].rstrip(":") if message else ""
     return Feedback(
         "runtime-error",
         f"Your `{function}` raised `{exc_type}`" + (f": {first}" if first else "") + ".",

@@ -26,8 +26,8 @@ def print_report(report: Report, console: Console, details: bool = True) -> None
     table.add_column("first problem found")
     for problem in report.problems:
         passed = sum(c.passed for c in problem.cases)
-        first = next((c.feedback for c in problem.cases if c.feedback is not None), None)
-        status = "[green]all correct[/]" if first is None else f"[red]{first.id}[/]"
+        ids = [c.feedback.id for c in problem.cases if c.feedback is not None]
+        status = f"[red]{ids[0]}[/]" if ids else "[green]all correct[/]"
         table.add_row(problem.problem.spec.function, f"{passed}/{len(problem.cases)}",
                       f"{_points(problem.points)}/{_points(problem.max_points)}", status)
     console.print(table)
@@ -41,11 +41,15 @@ def print_report(report: Report, console: Console, details: bool = True) -> None
     if not details:
         return
     for problem in report.problems:
-        shown: set[str] = set()
-        for case in problem.cases:
-            if case.feedback is None or case.feedback.summary in shown:
-                continue
-            shown.add(case.feedback.summary)
-            console.rule(f"{problem.problem.spec.function}: {case.label} ({case.visibility})")
-            console.print(f"`{case.call}`", markup=False)
-            console.print(Markdown(case.feedback.render()))
+        failed = [c for c in problem.cases if c.feedback is not None]
+        if not failed:
+            continue
+        case = failed[0]
+        assert case.feedback is not None
+        console.rule(f"{problem.problem.spec.function}: {case.label} ({case.visibility})")
+        console.print(case.call, markup=False, highlight=False)
+        console.print(Markdown(case.feedback.render()))
+        for case in failed[1:]:
+            assert case.feedback is not None
+            console.print(f"  {case.label} ({case.visibility}): {case.feedback.id}",
+                          markup=False, highlight=False)

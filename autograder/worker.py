@@ -34,12 +34,25 @@ from autograder.notebook import NotebookError, read_cells
 
 TRACEBACK_LIMIT = 6000
 _THIS_FILE = os.path.abspath(__file__)
+#: Path prefixes removed from tracebacks (the submission's root is added on load).
+_SHORTEN: list[str] = []
+
+
+def _short_path(filename: str) -> str:
+    """``solution.py`` for the submission's files, ``flax/nnx/...`` for installed packages."""
+    for prefix in _SHORTEN:
+        if filename.startswith(prefix):
+            return filename[len(prefix):]
+    marker = "site-packages" + os.sep
+    return filename.split(marker, 1)[1] if marker in filename else filename
 
 
 def _format_exception(exc: BaseException) -> str:
     """The traceback as a student should see it: the worker's own frames removed."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if os.path.abspath(f.filename) != _THIS_FILE]
+    frames = traceback.StackSummary.from_list([
+        (_short_path(f.filename), f.lineno, f.name, f.line)
+        for f in traceback.extract_tb(exc.__traceback__)
+        if os.path.abspath(f.filename) != _THIS_FILE])
     text = "Traceback (most recent call last):\n" if frames else ""
     text += "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))
@@ -55,7 +68,7 @@ def _error(kind: str, exc: BaseException | None = None, **extra: Any) -> dict[st
                      traceback=_format_exception(exc))
         if isinstance(exc, SyntaxError):
             error.update(filename=Path(exc.filename or "?").name, lineno=exc.lineno,
-                         text=(exc.text or "").rstrip())
+                         text=(exc.text or "").rstrip(), message=exc.msg)
     return {"ok": False, "error": error}
 
 
@@ -64,6 +77,10 @@ def describe_object(obj: Any, depth: int = 0) -> str:
     if isinstance(obj, np.ndarray | np.generic) or _is_jax_array(obj):
         array = np.asarray(obj)
         return f"{array.dtype}[{', '.join(str(s) for s in array.shape)}]"
+    if isinstance(obj, tuple | list) and obj and all(
+            type(o) in (bool, int, float) for o in obj):
+        kinds = sorted({type(o).__name__ for o in obj})
+        return f"a {type(obj).__name__} of {len(obj)} Python {' and '.join(kinds)} values"
     if isinstance(obj, tuple | list) and depth < 2:
         items = ", ".join(describe_object(o, depth + 1) for o in obj[:4])
         more = ", ..." if len(obj) > 4 else ""
@@ -71,7 +88,9 @@ def describe_object(obj: Any, depth: int = 0) -> str:
     if isinstance(obj, dict) and depth < 2:
         keys = ", ".join(repr(k) for k in list(obj)[:4])
         return f"dict with keys {keys}"
-    if obj is None or isinstance(obj, bool | int | float):
+    if obj is None:
+        return "None"
+    if isinstance(obj, bool | int | float):
         return f"{type(obj).__name__} {obj!r}"
     return type(obj).__module__ + "." + type(obj).__qualname__
 
@@ -125,6 +144,7 @@ class Worker:
     def load(self, function: str, file: Path, root: Path) -> dict[str, Any]:
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
+            _SHORTEN.append(str(root) + os.sep)
         module = self.modules.get(file)
         notes: list[dict[str, Any]] = []
         if module is None:

@@ -1,0 +1,39 @@
+# The contracts (../shared/DESIGN.md): install, test, demo, zip. Each target sets up what it
+# needs, so a fresh clone runs any of them directly.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo zip clean
+
+install: $(STAMP)
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check autograder tests problems examples
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	@mkdir -p demo-results
+	$(BIN)/python -m autograder grade examples/correct --results demo-results/correct.json
+	$(BIN)/python -m autograder grade examples/classic-mistakes \
+		--results demo-results/classic-mistakes.json
+
+zip: install
+	$(BIN)/python -m autograder zip --output dist/autograder.zip
+
+clean:
+	rm -rf $(VENV) dist demo-results .pytest_cache .mypy_cache .ruff_cache

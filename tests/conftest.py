@@ -1,0 +1,96 @@
+"""Shared fixtures: the real problems, a session-wide expected-output cache, and a helper
+that grades a small submission written inline, through the real engine and real workers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from autograder.engine import GradeOptions, ProblemResult, Report, grade
+from autograder.spec import LoadedProblem, load_problem, load_problems
+
+REPO = Path(__file__).resolve().parent.parent
+PROBLEMS = REPO / "problems"
+EXAMPLES = REPO / "examples"
+SCHEMA = REPO.parent / "shared" / "gradescope" / "results.schema.json"
+
+
+@pytest.fixture(scope="session")
+def problems() -> dict[str, LoadedProblem]:
+    return {p.spec.function: p for p in load_problems(PROBLEMS)}
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One expected-output cache for the whole run: each reference runs once per session."""
+    return tmp_path_factory.mktemp("expected-cache")
+
+
+@pytest.fixture(scope="session")
+def results_schema() -> dict[str, object]:
+    schema: dict[str, object] = json.loads(SCHEMA.read_text())
+    return schema
+
+
+@pytest.fixture
+def validate_results(results_schema: dict[str, object]) -> Callable[[object], None]:
+    def check(results: object) -> None:
+        jsonschema.validate(results, results_schema)
+
+    return check
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+GradeFiles = Callable[..., Report]
+
+
+@pytest.fixture
+def grade_files(tmp_path: Path, problems: dict[str, LoadedProblem],
+                cache_dir: Path) -> GradeFiles:
+    """``grade_files({"solution.py": SOURCE}, "vmap_over_batch", ...)`` -> Report."""
+
+    def run(files: Mapping[str, str], *functions: str,
+            problem_dirs: tuple[LoadedProblem, ...] = (), visible_only: bool = False) -> Report:
+        submission = write_files(tmp_path / "submission", files)
+        chosen = [problems[f] for f in functions] + list(problem_dirs)
+        options = GradeOptions(cache_dir=cache_dir, visible_only=visible_only)
+        return grade(submission, chosen, options)
+
+    return run
+
+
+@pytest.fixture
+def short_time_limit(tmp_path: Path, problems: dict[str, LoadedProblem]
+                     ) -> Callable[[str, float], LoadedProblem]:
+    """A copy of a real problem whose per-call time limit is ``seconds`` (for time-outs)."""
+
+    def make(function: str, seconds: float) -> LoadedProblem:
+        source = problems[function].directory
+        target = tmp_path / "problems" / source.name
+        shutil.copytree(source, target)
+        spec = target / "problem.yaml"
+        text = spec.read_text()
+        assert "time_limit: 60" in text
+        spec.write_text(text.replace("time_limit: 60", f"time_limit: {seconds}"))
+        return load_problem(target)
+
+    return make
+
+
+def only(report: Report) -> ProblemResult:
+    assert len(report.problems) == 1
+    return report.problems[0]
