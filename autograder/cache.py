@@ -84,7 +84,10 @@ class ExpectedCache:
         if path is None or not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                return None
+            with loaded as data:
                 arrays = {name: data[name] for name in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError):
             return None
@@ -95,12 +98,12 @@ class ExpectedCache:
             info = json.loads(bytes(meta).decode())
         except (UnicodeDecodeError, json.JSONDecodeError):
             return None
-        if info.get("fingerprint") != key or info.get("digest") != _array_digest(arrays):
+        if not isinstance(info, dict) or info.get("fingerprint") != key:
             return None
-        outputs = {int(name.removeprefix("case_")): a for name, a in arrays.items()}
-        if sorted(outputs) != list(range(len(problem.spec.cases))):
+        names = [f"case_{i}" for i in range(len(problem.spec.cases))]
+        if sorted(arrays) != sorted(names) or info.get("digest") != _array_digest(arrays):
             return None
-        return outputs
+        return {i: arrays[name] for i, name in enumerate(names)}
 
     def store(self, problem: LoadedProblem, key: str, outputs: Mapping[int, np.ndarray]) -> None:
         path = self._path(problem, key)
@@ -108,6 +111,7 @@ class ExpectedCache:
             return
         arrays = {f"case_{i}": np.asarray(a) for i, a in outputs.items()}
         meta = json.dumps({"fingerprint": key, "digest": _array_digest(arrays)}).encode()
+        temporary = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
@@ -117,4 +121,5 @@ class ExpectedCache:
                 np.savez(handle, **members)
             os.replace(temporary, path)
         except OSError:
-            pass  # a read-only cache only costs time
+            if temporary is not None:  # a read-only or full cache only costs time
+                Path(temporary).unlink(missing_ok=True)

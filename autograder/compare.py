@@ -103,20 +103,21 @@ def _compare_values(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> Mismat
         rel_diff = np.where(want != 0, abs_diff / np.abs(want), np.where(abs_diff == 0, 0, np.inf))
     if close.all():
         return None
-    abs_diff = np.where(np.isnan(abs_diff), np.inf, abs_diff)  # a NaN where NaN is not expected
+    # A NaN where no NaN is expected, or opposite infinities, is as wrong as it gets.
+    abs_diff = np.where(np.isnan(abs_diff), np.inf, abs_diff)
+    rel_diff = np.where(np.isnan(rel_diff), np.inf, rel_diff)
     bad = int((~close).sum())
-    worst_abs = int(np.argmax(abs_diff))
-    finite_rel = np.where(np.isfinite(rel_diff), rel_diff, -1.0)
-    worst_rel = int(np.argmax(finite_rel))
+    # Only the mismatching elements count: a matching one is never "the worst".
+    worst_abs = int(np.argmax(np.where(close, -1.0, abs_diff)))
+    worst_rel = int(np.argmax(np.where(close, -1.0, rel_diff)))
     summary = (f"{bad} of {got.size} values differ from the expected ones beyond the tolerance "
                f"(rtol={tol.rtol:g}, atol={tol.atol:g}).")
     lines = [
         f"- largest absolute difference: {_num(abs_diff.flat[worst_abs])} "
         f"at index {_index(worst_abs, got.shape)}",
+        f"- largest relative difference: {_num(rel_diff.flat[worst_rel])} "
+        f"at index {_index(worst_rel, got.shape)}",
     ]
-    if finite_rel.flat[worst_rel] >= 0:
-        lines.append(f"- largest relative difference: {_num(rel_diff.flat[worst_rel])} "
-                     f"at index {_index(worst_rel, got.shape)}")
     order = np.argsort(-np.where(close, -1.0, abs_diff).ravel(), kind="stable")[:WORST_ROWS]
     rows = ["", "| index | yours | expected |", "|---|---|---|"]
     rows += [f"| {_index(int(i), got.shape)} | {_num(got.flat[i])} | {_num(want.flat[i])} |"

@@ -97,7 +97,7 @@ def import_crashed(seconds: float, signal_name: str | None) -> Feedback:
 def not_callable(function: str, found: str) -> Feedback:
     return Feedback(
         "missing-function",
-        f"`{function}` in your submission is a {found}, not a function. Define it with "
+        f"`{function}` in your submission is not a function (it is {found}). Define it with "
         f"`def {function}(...):`.",
     )
 

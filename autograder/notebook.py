@@ -7,15 +7,19 @@ of the cell still runs. Standard library only: both the grader and the worker us
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
 # ``x = !ls`` and ``files = %sx ls`` assign the output of a shell command or magic.
 _ASSIGNED_ESCAPE = re.compile(r"^\s*[\w.,\s]+=\s*[!%]")
-_ESCAPE = re.compile(r"^\s*[!%]")
-_HELP = re.compile(r"^\s*\??[\w.]+\?{1,2}\s*$")
+_ESCAPE = re.compile(r"^\s*(?:!(?!=)|%)")
+_HELP = re.compile(r"^\s*(?:\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
+# ``%time stmt`` and ``%timeit stmt`` run the statement: keep it, drop the magic.
+_TIMING_MAGIC = re.compile(r"^(\s*)%(?:time|timeit)\s+(?:-\S+\s+)*(.*)$")
 # Cell magics whose body is still Python (they only time or capture it).
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 
@@ -30,7 +34,23 @@ class Cell:
     source: str
 
 
+def _inside_statement(text: str) -> bool:
+    """Whether ``text`` ends inside an open bracket, string or backslash continuation, so
+    its next line continues a statement (``!= y``) rather than starting one (``!ls``)."""
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
+            pass
+    except tokenize.TokenError:
+        return True
+    except (SyntaxError, ValueError):  # e.g. bad indentation: judge the line on its own
+        return False
+    return text.rstrip("\n").endswith("\\")
+
+
 def _clean_line(line: str) -> str:
+    timing = _TIMING_MAGIC.match(line)
+    if timing:
+        return f"{timing.group(1)}{timing.group(2)}  # notebook-only: timed"
     if _ASSIGNED_ESCAPE.match(line) or _ESCAPE.match(line) or _HELP.match(line):
         indent = line[: len(line) - len(line.lstrip())]
         return f"{indent}pass  # notebook-only: {line.strip()}"
@@ -45,7 +65,11 @@ def clean_cell(source: str) -> str:
         if magic not in _PYTHON_CELL_MAGICS:
             return "\n".join(f"# notebook-only: {line}" for line in lines) + "\n"
         lines = [f"# {lines[0]}", *lines[1:]]
-    return "\n".join(_clean_line(line) for line in lines) + "\n"
+    cleaned: list[str] = []
+    for line in lines:
+        continuing = bool(cleaned) and _inside_statement("\n".join(cleaned) + "\n")
+        cleaned.append(line if continuing else _clean_line(line))
+    return "\n".join(cleaned) + "\n"
 
 
 def read_cells(path: Path) -> list[Cell]:

@@ -101,7 +101,7 @@ class LineReader:
     def read(self, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            newline = self._buffer.find(b"\n")
+            newline = self._buffer.find(b"\n", 0, self.limit + 1)
             if newline >= 0:
                 line = bytes(self._buffer[:newline])
                 del self._buffer[: newline + 1]
@@ -114,7 +114,7 @@ class LineReader:
             ready, _, _ = select.select([self.fd], [], [], remaining)
             if not ready:
                 raise ReplyTimeout
-            chunk = os.read(self.fd, 1 << 20)
+            chunk = os.read(self.fd, min(1 << 20, self.limit + 1 - len(self._buffer)))
             if not chunk:
                 raise WorkerGone
             self._buffer.extend(chunk)

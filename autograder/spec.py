@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import keyword
+import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -50,9 +51,11 @@ class _Strict(BaseModel):
 
 def _check_dtype(name: str) -> str:
     try:
-        np.dtype(name)
+        dtype = np.dtype(name)
     except TypeError:
         raise ValueError(f"unknown dtype {name!r}; use a numpy name such as 'float32'") from None
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise ValueError(f"dtype {name!r} is not numeric; use one such as 'float32' or 'int32'")
     return name
 
 
@@ -89,13 +92,21 @@ class ArrayInput(_Strict):
             raise ValueError("give exactly one of 'generate' (with 'shape') or 'value'")
         if self.generate is not None and self.shape is None:
             raise ValueError(f"'generate: {self.generate}' needs a 'shape', e.g. shape: [3, 4]")
-        if self.value is not None and self.shape is not None:
-            explicit = np.asarray(self.value).shape
-            if explicit != tuple(self.shape):
+        if self.value is not None:
+            try:
+                explicit = np.asarray(self.value, dtype=self.dtype).shape
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"'value' is not a {self.dtype} array: give a number or "
+                                 f"nested lists of equal length ({exc})") from None
+            if self.shape is not None and explicit != tuple(self.shape):
                 raise ValueError(f"'value' has shape {list(explicit)} but 'shape' says "
                                  f"{list(self.shape)}")
-        if self.generate in ("uniform", "integers") and not self.low < self.high:
+        if self.generate == "uniform" and not self.low < self.high:
             raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
+        if self.generate == "integers" and not (
+                self.low.is_integer() and self.high.is_integer() and self.low < self.high):
+            raise ValueError(f"'integers' needs whole-number bounds with low < high, got "
+                             f"low={self.low}, high={self.high}")
 
     def describe(self) -> str:
         """``float32[4, 3]``: how the array is shown to students."""
@@ -226,11 +237,16 @@ class LoadedProblem(BaseModel):
 
 
 def _format_loc(loc: Sequence[int | str]) -> str:
+    """``('cases', 2, 'args', 'x', 'array', 'shape')`` -> ``cases[2].args.x.shape``.
+
+    pydantic puts the tag of the chosen union member (``int``/``float``/``array``) right
+    after an argument's name; it is not a key the TA wrote, so it is dropped there only.
+    """
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _UNION_TAGS:
+        elif i >= 4 and loc[i - 2] == "args" and loc[i - 4] == "cases" and part in _UNION_TAGS:
             continue
         else:
             out += f".{part}" if out else part
@@ -247,8 +263,13 @@ def _vocabulary() -> set[str]:
 def _issues_from_validation(path: Path, error: ValidationError) -> list[SpecIssue]:
     issues = []
     vocabulary = sorted(_vocabulary())
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    for item in items:
         loc = list(item["loc"])
+        if item["type"] == "too_short" and any(
+                other is not item and tuple(other["loc"][:len(loc)]) == tuple(loc)
+                for other in items):
+            continue  # a list whose entries are all invalid: the entries' errors say why
         message = item["msg"]
         if item["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
             # Argument names are checked against the parameters, not the key vocabulary.
@@ -258,6 +279,8 @@ def _issues_from_validation(path: Path, error: ValidationError) -> list[SpecIssu
                 message += f" (did you mean {close[0]!r}?)"
         elif item["type"] == "missing":
             message = "required key is missing"
+        elif item["type"] == "too_short":
+            message = f"needs at least {item.get('ctx', {}).get('min_length', 1)} entry"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         issues.append(SpecIssue(path, _format_loc(loc), message))
@@ -322,10 +345,37 @@ def _argument_mismatch(param: Parameter, value: int | float | ArrayInput) -> str
             return f"parameter {param.name!r} is an array: give {{generate: ..., shape: [...]}}"
         return None
     if isinstance(value, ArrayInput):
-        return f"parameter {param.name!r} is a {param.type}: give a number, not an array"
+        article = "an" if param.type == "int" else "a"
+        return (f"parameter {param.name!r} is {article} {param.type}: give a number, "
+                f"not an array")
     if param.type == "int" and isinstance(value, float) and not value.is_integer():
         return f"parameter {param.name!r} is an int, got {value!r}"
     return None
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """Safe YAML with two fixes for authors: ``1e-5`` is a float (as in YAML 1.2), and a
+    key written twice in one mapping is an error instead of the last one silently winning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in the same mapping",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+               r"|[0-9][0-9_]*[eE][-+]?[0-9]+|\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+               r"|\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
 
 
 def load_problem(directory: Path | str) -> LoadedProblem:
@@ -337,7 +387,7 @@ def load_problem(directory: Path | str) -> LoadedProblem:
     except OSError as exc:
         raise SpecError([SpecIssue(path, "", f"cannot read the spec: {exc.strerror}")]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -40,7 +40,8 @@ class Submission:
     other_files: tuple[str, ...] = field(default=())
 
     def locate(self, function: str) -> SourceFile | None:
-        """The file defining ``function`` at top level; notebooks last, later files win ties.
+        """The file defining ``function`` at top level: ``.py`` files before notebooks, then
+        the first by path.
 
         When no file parses, the first unparsable one is returned so that its error is
         reported instead of "function not found".
@@ -72,13 +73,19 @@ def _top_level_names(tree: ast.Module) -> set[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            for target in node.targets:
+                names.update(n.id for n in ast.walk(target)
+                             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
         elif isinstance(node, ast.ImportFrom | ast.Import):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.If | ast.Try | ast.With):  # defs behind a guard still count
-            inner = ast.Module(body=[*getattr(node, "body", []), *getattr(node, "orelse", [])],
+        elif isinstance(node, ast.If | ast.Try | ast.TryStar | ast.With):
+            # Definitions behind a guard (if/try/except/finally/with) still count.
+            blocks = [getattr(node, "body", []), getattr(node, "orelse", []),
+                      getattr(node, "finalbody", []),
+                      *(h.body for h in getattr(node, "handlers", []))]
+            inner = ast.Module(body=[stmt for block in blocks for stmt in block],
                                type_ignores=[])
             names.update(_top_level_names(inner))
     return names

@@ -50,7 +50,7 @@ def _short_path(filename: str) -> str:
 def _format_exception(exc: BaseException) -> str:
     """The traceback as a student should see it: the worker's own frames removed."""
     frames = traceback.StackSummary.from_list([
-        (_short_path(f.filename), f.lineno, f.name, f.line)
+        traceback.FrameSummary(_short_path(f.filename), f.lineno, f.name, line=f.line)
         for f in traceback.extract_tb(exc.__traceback__)
         if os.path.abspath(f.filename) != _THIS_FILE])
     text = "Traceback (most recent call last):\n" if frames else ""

@@ -1,0 +1,73 @@
+"""The zip, run the way Gradescope runs it, in a temporary /autograder tree.
+
+Unpack ``dist/autograder.zip`` into ``ROOT/source``, run ``setup.sh`` (which builds its own
+virtual environment from the pinned lock and warms the reference cache), put a submission in
+``ROOT/submission``, run ``run_autograder`` from ``ROOT``, and check ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from autograder.package import build_zip
+from tests.conftest import EXAMPLES, REPO
+
+
+def _run(command: list[str], root: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False, timeout=1800)
+
+
+@pytest.mark.slow
+@pytest.mark.worker
+def test_the_zip_installs_and_grades_like_gradescope(
+        tmp_path: Path, validate_results: Callable[[object], None]) -> None:
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    archive = build_zip(REPO, tmp_path / "autograder.zip")
+    assert {"setup.sh", "run_autograder"} <= set(archive)
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as zipped:
+        zipped.extractall(root / "source")
+    for name in ("setup.sh", "run_autograder"):  # zipfile does not restore modes
+        (root / "source" / name).chmod(0o755)
+
+    setup = _run(["bash", "setup.sh"], root, root / "source")
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert "expected outputs ready" in setup.stdout
+    assert list((root / "source" / ".cache" / "expected").glob("*.npz"))
+
+    shutil.copytree(EXAMPLES / "correct", root / "submission")
+    graded = _run([str(root / "source" / "run_autograder")], root, root)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results["score"] == 40
+    assert all(t["status"] == "passed" for t in results["tests"])
+
+    shutil.rmtree(root / "submission")
+    shutil.copytree(EXAMPLES / "classic-mistakes", root / "submission")
+    graded = _run([str(root / "source" / "run_autograder")], root, root)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results["score"] == 0 and len(results["tests"]) == 32
+
+
+def test_run_autograder_writes_valid_results_when_the_install_is_broken(
+        tmp_path: Path, validate_results: Callable[[object], None]) -> None:
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    done = _run(["bash", str(REPO / "run_autograder")], root, root)
+    assert done.returncode == 0
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results["tests"][0]["name"] == "The autograder failed: please contact the course staff"

@@ -1,0 +1,102 @@
+"""results.json: Gradescope's format exactly, atomic writes, and failure results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from autograder.engine import CaseResult, ProblemResult, Report
+from autograder.feedback import Feedback
+from autograder.results import (
+    MAX_OUTPUT,
+    STAFF_MESSAGE,
+    build_results,
+    failure_results,
+    write_results,
+)
+from autograder.spec import LoadedProblem
+
+ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8",
+                    "numpy": "2.4.6"}, "backend": "cpu"}
+
+
+def report_for(problem: LoadedProblem, failing: dict[int, Feedback], printed: str = "",
+               fault: str | None = None) -> Report:
+    spec = problem.spec
+    cases = tuple(CaseResult(i, spec.case_label(i), c.visibility, f"{spec.function}(...)",
+                             spec.case_points(i), failing.get(i))
+                  for i, c in enumerate(spec.cases))
+    return Report((ProblemResult(problem, cases, printed),), ENV, 1.5, fault)
+
+
+def test_results_follow_the_schema_and_tag_every_test(
+        problems: dict[str, LoadedProblem], validate_results: Callable[[object], None]) -> None:
+    problem = problems["vmap_over_batch"]
+    results = build_results(report_for(problem, {3: Feedback("wrong-shape", "Bad shape.")}))
+    validate_results(results)
+    assert results["score"] == 8.75
+    assert results["execution_time"] == 1.5
+    assert results["output"].splitlines()[0] == "Score: 8.75 / 10"
+    assert ("Graded with python 3.11.7, jax 0.10.2, jaxlib 0.10.2, flax 0.12.8, numpy 2.4.6 "
+            "on the cpu backend.") in results["output"]
+    tests = results["tests"]
+    assert [t["status"] for t in tests] == ["passed"] * 3 + ["failed"] + ["passed"] * 4
+    assert tests[3]["tags"] == ["problem:vmap_over_batch", "pitfall:wrong-shape"]
+    assert tests[0]["tags"] == ["problem:vmap_over_batch"]
+    assert tests[3]["name"] == "vmap_over_batch: case 4 (a batch of one)"
+    assert tests[3]["visibility"] == "hidden" and tests[0]["visibility"] == "visible"
+    assert all(t["score"] <= t["max_score"] for t in tests)
+    assert tests[3]["output"] == ("**NNX vmap over a batch**, case 4 (a batch of one): "
+                                  "`vmap_over_batch(...)`\n\nBad shape.")
+
+
+def test_what_the_student_printed_is_shown_once_and_clipped(
+        problems: dict[str, LoadedProblem]) -> None:
+    problem = problems["vmap_over_batch"]
+    fb = Feedback("runtime-error", "Boom.")
+    results = build_results(report_for(problem, {0: fb, 1: fb}, printed="x" * 5000))
+    first, second = results["tests"][:2]
+    assert "Your code printed:" in first["output"]
+    assert first["output"].count("x") == 2000 and "[...]" in first["output"]
+    assert "Your code printed:" not in second["output"]
+
+
+def test_a_fault_keeps_what_was_graded_and_adds_the_two_staff_tests(
+        problems: dict[str, LoadedProblem], validate_results: Callable[[object], None]) -> None:
+    results = build_results(report_for(problems["vmap_over_batch"], {}, fault="Traceback: X"))
+    validate_results(results)
+    assert results["score"] == 10
+    assert [t["name"] for t in results["tests"][-2:]] == [
+        "The autograder failed: please contact the course staff",
+        "Autograder traceback (staff only)"]
+    assert results["tests"][-1]["output"] == "Traceback: X"
+    assert STAFF_MESSAGE in results["output"]
+
+
+def test_failure_results_are_valid_and_clip_huge_tracebacks(
+        validate_results: Callable[[object], None]) -> None:
+    results = failure_results("T" * (MAX_OUTPUT * 2))
+    validate_results(results)
+    assert results["score"] == 0
+    assert len(results["tests"][1]["output"]) == MAX_OUTPUT
+    assert results["tests"][1]["output"].endswith("[... output truncated ...]")
+
+
+def test_write_results_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "results" / "results.json"
+    write_results(target, {"tests": [], "score": 1})
+    write_results(target, {"tests": [], "score": 2})
+    assert json.loads(target.read_text()) == {"tests": [], "score": 2}
+    assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+
+
+def test_write_results_refuses_nan_and_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "results.json"
+    write_results(target, {"tests": [], "score": 1})
+    with pytest.raises(ValueError):
+        write_results(target, {"tests": [], "score": float("nan")})
+    assert json.loads(target.read_text())["score"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
