@@ -68,19 +68,24 @@ def _array_digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 
 class ExpectedCache:
-    """A folder of ``<problem>-<fingerprint>.npz`` files; ``None`` disables caching."""
+    """A folder of ``<problem>-<source>-<fingerprint>.npz`` files; ``None`` disables caching.
+
+    A source is the reference or one of the problem's mistake variants."""
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
 
-    def _path(self, problem: LoadedProblem, key: str) -> Path | None:
+    def _path(self, problem: LoadedProblem, key: str, source: str) -> Path | None:
         if self.directory is None:
             return None
-        return self.directory / f"{problem.id}-{key[:32]}.npz"
+        safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in source)
+        return self.directory / f"{problem.id}-{safe}-{key[:32]}.npz"
 
-    def load(self, problem: LoadedProblem, key: str) -> dict[int, np.ndarray] | None:
-        """The cached outputs of every case, or None when absent, stale or corrupted."""
-        path = self._path(problem, key)
+    def load(self, problem: LoadedProblem, key: str,
+             source: str = "reference") -> dict[int, np.ndarray | None] | None:
+        """The cached outputs of every case (None where the source raised), or None when
+        absent, stale or corrupted."""
+        path = self._path(problem, key, source)
         if path is None or not path.is_file():
             return None
         try:
@@ -98,19 +103,28 @@ class ExpectedCache:
             info = json.loads(bytes(meta).decode())
         except (UnicodeDecodeError, json.JSONDecodeError):
             return None
-        if not isinstance(info, dict) or info.get("fingerprint") != key:
+        if (not isinstance(info, dict) or info.get("fingerprint") != key
+                or info.get("source") != source):
             return None
-        names = [f"case_{i}" for i in range(len(problem.spec.cases))]
+        missing = info.get("missing", [])
+        if not isinstance(missing, list):
+            return None
+        names = {f"case_{i}": i for i in range(len(problem.spec.cases)) if i not in missing}
         if sorted(arrays) != sorted(names) or info.get("digest") != _array_digest(arrays):
             return None
-        return {i: arrays[name] for i, name in enumerate(names)}
+        outputs: dict[int, np.ndarray | None] = dict.fromkeys(range(len(problem.spec.cases)))
+        outputs.update({index: arrays[name] for name, index in names.items()})
+        return outputs
 
-    def store(self, problem: LoadedProblem, key: str, outputs: Mapping[int, np.ndarray]) -> None:
-        path = self._path(problem, key)
+    def store(self, problem: LoadedProblem, key: str, outputs: Mapping[int, np.ndarray | None],
+              source: str = "reference") -> None:
+        path = self._path(problem, key, source)
         if path is None:
             return
-        arrays = {f"case_{i}": np.asarray(a) for i, a in outputs.items()}
-        meta = json.dumps({"fingerprint": key, "digest": _array_digest(arrays)}).encode()
+        arrays = {f"case_{i}": np.asarray(a) for i, a in outputs.items() if a is not None}
+        missing = sorted(i for i, a in outputs.items() if a is None)
+        meta = json.dumps({"fingerprint": key, "source": source, "missing": missing,
+                           "digest": _array_digest(arrays)}).encode()
         temporary = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Input constraints: small, safe Python expressions over a problem's parameters.
+"""Small, safe Python expressions over a problem's parameters: input constraints and shapes.
 
 A spec may declare ``constraints: ["x_batch.shape[-1] == features", "x.ndim == 1"]``.
 They are parsed once (only a whitelisted subset of Python is allowed, and only parameter
@@ -45,6 +45,10 @@ class Constraint:
             raise ConstraintSyntaxError(f"`{text}` is not a Python expression: {exc.msg}") from None
         _Checker(text, frozenset(names)).visit(tree)
         return cls(text, tree)
+
+    def value(self, values: Mapping[str, Any]) -> Any:
+        """The expression's value for these arguments (used for output shapes)."""
+        return _evaluate(self.tree.body, values)
 
     def check(self, values: Mapping[str, Any]) -> str | None:
         """``None`` when the constraint holds, else a sentence saying which values break it."""

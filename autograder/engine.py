@@ -22,9 +22,17 @@ import numpy as np
 from autograder import feedback, protocol
 from autograder.cache import ExpectedCache, fingerprint
 from autograder.compare import compare
+from autograder.diagnose import (
+    REFERENCE,
+    CaseRun,
+    Diagnoser,
+    Source,
+    check_structure,
+    source_of,
+)
 from autograder.errors import GraderError, WorkerError
 from autograder.feedback import Feedback
-from autograder.inputs import case_arguments, describe_call
+from autograder.inputs import case_arguments, describe_call, materialize
 from autograder.sandbox import Failure, Reply, WorkerProcess, WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem
 from autograder.submission import SourceFile, Submission, scan_submission, stage
@@ -49,6 +57,8 @@ class CaseResult:
     max_points: float
     feedback: Feedback | None = None  # None: passed
     seconds: float | None = None
+    #: Share of the points kept although the case failed (a mistake declared with credit).
+    credit: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -56,7 +66,7 @@ class CaseResult:
 
     @property
     def points(self) -> float:
-        return self.max_points if self.passed else 0.0
+        return self.max_points if self.passed else self.max_points * self.credit
 
 
 @dataclass(frozen=True)
@@ -67,14 +77,21 @@ class ProblemResult:
     notes: tuple[str, ...] = ()
     #: The student worker's ``ready`` message: versions and backend it ran on.
     environment: Mapping[str, Any] = field(default_factory=dict)
+    #: The structure test (the lifted transforms applied), when the spec declares one.
+    structure: CaseResult | None = None
+
+    @property
+    def tests(self) -> tuple[CaseResult, ...]:
+        """Every Gradescope test of the problem: the cases, then the structure test."""
+        return self.cases + ((self.structure,) if self.structure is not None else ())
 
     @property
     def points(self) -> float:
-        return sum(c.points for c in self.cases)
+        return sum(c.points for c in self.tests)
 
     @property
     def max_points(self) -> float:
-        return sum(c.max_points for c in self.cases)
+        return sum(c.max_points for c in self.tests)
 
 
 @dataclass(frozen=True)
@@ -96,13 +113,14 @@ class Report:
 
 
 class References:
-    """Expected outputs: from the cache, or computed by the reference in a trusted worker."""
+    """Outputs of trusted code (the reference and the mistake variants) on a problem's cases:
+    from the cache, or computed in a trusted worker that is started only when needed."""
 
     def __init__(self, spec: WorkerSpec, cache: ExpectedCache) -> None:
         self._spec = spec
         self._cache = cache
         self._worker: WorkerProcess | None = None
-        self._memo: dict[Path, dict[int, np.ndarray]] = {}
+        self._memo: dict[tuple[Path, Source], dict[int, np.ndarray | None]] = {}
 
     def __enter__(self) -> References:
         return self
@@ -117,46 +135,65 @@ class References:
 
     def expected(self, problem: LoadedProblem) -> dict[int, np.ndarray]:
         """The reference output of every case of ``problem``."""
-        if problem.directory in self._memo:
-            return self._memo[problem.directory]
+        outputs = self.outputs(problem, REFERENCE)
+        return {i: a for i, a in outputs.items() if a is not None}
+
+    def outputs(self, problem: LoadedProblem, source: Source) -> dict[int, np.ndarray | None]:
+        """The outputs of ``source`` on every case (None where a variant raised)."""
+        memo_key = (problem.directory, source)
+        if memo_key in self._memo:
+            return self._memo[memo_key]
         key = fingerprint(problem, self._spec.env)
-        outputs = self._cache.load(problem, key)
+        outputs = self._cache.load(problem, key, source.slug)
         if outputs is None:
-            outputs = self._compute(problem)
-            self._cache.store(problem, key, outputs)
-        self._memo[problem.directory] = outputs
+            outputs = self._compute(problem, source)
+            self._cache.store(problem, key, outputs, source.slug)
+        self._memo[memo_key] = outputs
         return outputs
 
-    def _ask(self, problem: LoadedProblem, message: dict[str, Any], what: str) -> dict[str, Any]:
+    def _ask(self, problem: LoadedProblem, message: dict[str, Any], what: str,
+             allow_error: bool = False) -> dict[str, Any] | None:
         assert self._worker is not None
         reply = self._worker.request(message, timeout=problem.spec.time_limit * 4)
-        if isinstance(reply, Failure) or not reply.get("ok"):
-            printed = self._worker.capture.text()
-            self._worker.stop()
-            self._worker = None
-            raise WorkerError(f"the reference of {problem.id} failed {what}: "
-                              f"{_explain(reply)}\n{printed}")
-        return reply
+        if isinstance(reply, dict) and (reply.get("ok") or (allow_error and
+                                        reply.get("error", {}).get("kind") == "runtime-error")):
+            return reply if reply.get("ok") else None
+        printed = self._worker.capture.text()
+        self._worker.stop()
+        self._worker = None
+        raise WorkerError(f"{what} of {problem.id} failed: {_explain(reply)}\n{printed}")
 
-    def _compute(self, problem: LoadedProblem) -> dict[int, np.ndarray]:
+    def _compute(self, problem: LoadedProblem, source: Source) -> dict[int, np.ndarray | None]:
         if self._worker is None:
             self._worker = WorkerProcess(self._spec)
             ready = self._worker.start()
             if isinstance(ready, Failure):
                 raise WorkerError(f"the reference worker did not start: {_explain(ready)}\n"
                                   f"{self._worker.capture.text()}")
-        path = problem.reference_path.resolve()
-        self._ask(problem, {"op": "load", "function": problem.spec.function,
-                            "file": str(path), "root": str(path.parent)}, "to load")
-        out: dict[int, np.ndarray] = {}
+        is_variant = source.kind == "variant"
+        path = (problem.variants_path if is_variant else problem.reference_path).resolve()
+        function = source.name if is_variant else problem.spec.function
+        what = f"the variant {source.name!r}" if is_variant else "the reference"
+        self._ask(problem, {"op": "load", "function": function, "file": str(path),
+                            "root": str(path.parent)}, what)
+        params = {p.name: p for p in problem.spec.parameters}
+        out: dict[int, np.ndarray | None] = {}
         for index in range(len(problem.spec.cases)):
-            args = [protocol.encode_value(v) for v in case_arguments(problem, index)]
-            reply = self._ask(problem, {"op": "call", "function": problem.spec.function,
-                                        "args": args}, f"on case {index + 1}")
-            if reply.get("output") is None:
+            values = case_arguments(problem, index)
+            for name, value in source.args:
+                values[problem.spec.parameter_names.index(name)] = materialize(params[name],
+                                                                               value)
+            reply = self._ask(problem, {"op": "call", "function": function,
+                                        "args": [protocol.encode_value(v) for v in values]},
+                              f"{what} on case {index + 1}", allow_error=source != REFERENCE)
+            if reply is not None and reply.get("output") is not None:
+                out[index] = protocol.decode_array(reply["output"])
+            elif source == REFERENCE:
                 raise WorkerError(f"the reference of {problem.id} returned "
-                                  f"{reply.get('returned')} on case {index + 1}, not an array")
-            out[index] = protocol.decode_array(reply["output"])
+                                  f"{reply and reply.get('returned')} on case {index + 1}, "
+                                  f"not an array")
+            else:
+                out[index] = None
         return out
 
 
@@ -194,7 +231,8 @@ class _StudentFunction:
         function = self.problem.spec.function
         limit = self.problem.spec.time_limit
         reply = self.worker.request({"op": "load", "function": function,
-                                     "file": str(self.source.path), "root": str(self.root)},
+                                     "file": str(self.source.path), "root": str(self.root),
+                                     "trace": True},
                                     timeout=limit)
         if isinstance(reply, Failure):
             return (feedback.import_timeout(limit) if reply.kind == "timeout"
@@ -233,23 +271,30 @@ class _StudentFunction:
 
 
 def _judge(problem: LoadedProblem, index: int, reply: Reply,
-           expected: np.ndarray) -> Feedback | None:
+           expected: np.ndarray) -> CaseRun:
+    """The generic verdict on one call, with the evidence the diagnosis needs."""
     function = problem.spec.function
     if isinstance(reply, Failure):
         if reply.kind == "timeout":
-            return feedback.timeout(function, problem.spec.time_limit_for(index))
-        return feedback.crashed(function, reply.seconds, reply.signal_name, reply.exit_code)
+            return CaseRun(index, feedback.timeout(function, problem.spec.time_limit_for(index)))
+        return CaseRun(index, feedback.crashed(function, reply.seconds, reply.signal_name,
+                                               reply.exit_code))
+    trace = tuple(reply.get("trace") or ())
     if not reply.get("ok"):
         error = reply["error"]
         if error["kind"] == "wrong-signature":
-            return feedback.wrong_signature(function, problem.spec.parameter_names, error)
-        return feedback.runtime_error(function, error)
+            return CaseRun(index, feedback.wrong_signature(function, problem.spec.parameter_names,
+                                                           error))
+        return CaseRun(index, feedback.runtime_error(function, error), error=error, trace=trace)
     if reply.get("too_large"):
-        return feedback.output_too_large(function, int(reply["too_large"]))
+        return CaseRun(index, feedback.output_too_large(function, int(reply["too_large"])),
+                       trace=trace)
     got = None if reply.get("output") is None else protocol.decode_array(reply["output"])
-    mismatch = compare(got, str(reply.get("returned", "?")), expected,
-                       problem.spec.tolerance_for(index), problem.spec.returns.dtype)
-    return None if mismatch is None else Feedback.from_mismatch(mismatch)
+    returned = str(reply.get("returned", "?"))
+    mismatch = compare(got, returned, expected, problem.spec.tolerance_for(index),
+                       problem.spec.returns.dtype)
+    verdict = None if mismatch is None else Feedback.from_mismatch(mismatch)
+    return CaseRun(index, verdict, got, returned, trace=trace)
 
 
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: References,
@@ -257,44 +302,65 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     indices = [i for i, case in enumerate(problem.spec.cases)
                if not options.visible_only or case.visibility == "visible"]
 
-    def result(index: int, fb: Feedback | None, seconds: float | None = None) -> CaseResult:
+    def result(index: int, fb: Feedback | None, seconds: float | None = None,
+               credit: float = 0.0) -> CaseResult:
         spec = problem.spec
         return CaseResult(index, spec.case_label(index), spec.cases[index].visibility,
-                          describe_call(problem, index), spec.case_points(index), fb, seconds)
+                          describe_call(problem, index), spec.case_points(index), fb, seconds,
+                          credit)
+
+    def structure_result(fb: Feedback | None) -> CaseResult | None:
+        structure = problem.spec.structure
+        if structure is None:
+            return None
+        return CaseResult(len(problem.spec.cases), "the lifted transforms", structure.visibility,
+                          f"{problem.spec.function}: lifts applied", structure.points, fb)
 
     function = problem.spec.function
     if not submission.files:
         fb = feedback.no_python_files(function, submission.other_files)
-        return ProblemResult(problem, tuple(result(i, fb) for i in indices))
+        return ProblemResult(problem, tuple(result(i, fb) for i in indices),
+                             structure=structure_result(fb))
     source = submission.locate(function)
     if source is None:
         fb = feedback.missing_function(function, [f.relative for f in submission.files],
                                        submission.near_names(function))
-        return ProblemResult(problem, tuple(result(i, fb) for i in indices))
+        return ProblemResult(problem, tuple(result(i, fb) for i in indices),
+                             structure=structure_result(fb))
 
     student = _StudentFunction(problem, source, submission.root, spec)
-    cases: list[CaseResult] = []
+    runs: list[CaseRun] = []
+    seconds: dict[int, float] = {}
     try:
-        load_failure = student.load()
+        load_failure = first_failure = student.load()
         # The reference is only needed once there is a student function to compare.
         expected = references.expected(problem) if load_failure is None else {}
         timeouts = 0
         for index in indices:
             if load_failure is not None:
-                cases.append(result(index, load_failure))
+                runs.append(CaseRun(index, load_failure))
                 continue
             if timeouts >= options.max_timeouts:
-                cases.append(result(index, feedback.skipped_after_timeouts(function, timeouts)))
+                runs.append(CaseRun(index, feedback.skipped_after_timeouts(function, timeouts)))
                 continue
-            reply, seconds = student.call(index)
-            cases.append(result(index, _judge(problem, index, reply, expected[index]), seconds))
+            reply, seconds[index] = student.call(index)
+            runs.append(_judge(problem, index, reply, expected[index]))
             if isinstance(reply, Failure):
                 timeouts += reply.kind == "timeout"
                 load_failure = student.load()
     finally:
         student.close()
+
+    diagnoser = Diagnoser(problem, expected, references.outputs)
+    cases = []
+    for run in runs:
+        explained, credit = diagnoser.explain(run)
+        cases.append(result(run.index, explained, seconds.get(run.index), credit))
+    structure = None
+    if problem.spec.structure is not None:
+        structure = structure_result(check_structure(problem, runs, first_failure))
     return ProblemResult(problem, tuple(cases), "\n".join(student.printed),
-                         tuple(student.notes), student.info)
+                         tuple(student.notes), student.info, structure)
 
 
 def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
@@ -329,7 +395,8 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
 
 def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
                grader_env: Mapping[str, str]) -> dict[str, float]:
-    """Compute and cache the expected outputs of every problem; seconds taken per problem."""
+    """Compute and cache the outputs of every reference and mistake variant; the seconds
+    taken per problem."""
     with tempfile.TemporaryDirectory(prefix="autograder-warm-") as scratch:
         env = worker_environment(grader_env, Path(scratch))
         seconds: dict[str, float] = {}
@@ -338,5 +405,9 @@ def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
             for problem in problems:
                 start = time.monotonic()
                 references.expected(problem)
+                for mistake in problem.spec.mistakes:
+                    source = source_of(mistake.detect)
+                    if source is not None:
+                        references.outputs(problem, source)
                 seconds[problem.id] = time.monotonic() - start
     return seconds

@@ -20,6 +20,12 @@ class Feedback:
     id: str
     summary: str
     details: str = ""
+    #: Every pitfall id this feedback names (the first is ``id``); empty means ``(id,)``.
+    extra_tags: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.id, *self.extra_tags)))
 
     @classmethod
     def from_mismatch(cls, mismatch: Mismatch) -> Feedback:

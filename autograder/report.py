@@ -21,14 +21,14 @@ def _points(value: float) -> str:
 def print_report(report: Report, console: Console, details: bool = True) -> None:
     table = Table(title="Grading summary", title_justify="left")
     table.add_column("problem")
-    table.add_column("cases passed", justify="right")
+    table.add_column("tests passed", justify="right")
     table.add_column("points", justify="right")
     table.add_column("first problem found")
     for problem in report.problems:
-        passed = sum(c.passed for c in problem.cases)
-        ids = [c.feedback.id for c in problem.cases if c.feedback is not None]
+        passed = sum(c.passed for c in problem.tests)
+        ids = [c.feedback.id for c in problem.tests if c.feedback is not None]
         status = f"[red]{ids[0]}[/]" if ids else "[green]all correct[/]"
-        table.add_row(problem.problem.spec.function, f"{passed}/{len(problem.cases)}",
+        table.add_row(problem.problem.spec.function, f"{passed}/{len(problem.tests)}",
                       f"{_points(problem.points)}/{_points(problem.max_points)}", status)
     console.print(table)
     console.print(f"[bold]Total: {_points(report.points)} / {_points(report.max_points)}[/]")
@@ -41,7 +41,7 @@ def print_report(report: Report, console: Console, details: bool = True) -> None
     if not details:
         return
     for problem in report.problems:
-        failed = [c for c in problem.cases if c.feedback is not None]
+        failed = [c for c in problem.tests if c.feedback is not None]
         if not failed:
             continue
         case = failed[0]

@@ -49,7 +49,9 @@ def environment_lines(environment: Mapping[str, Any]) -> str:
 
 def case_output(problem: ProblemResult, case: CaseResult) -> str:
     lines = [f"**{problem.problem.spec.title}**, {case.label}: `{case.call}`", ""]
-    if case.feedback is None:
+    if case.feedback is None and problem.structure is case:
+        lines.append("Passed: your code applies the lifted transforms this exercise asks for.")
+    elif case.feedback is None:
         lines.append("Passed: your output matches the expected output.")
     else:
         lines.append(case.feedback.render())
@@ -65,7 +67,7 @@ def case_output(problem: ProblemResult, case: CaseResult) -> str:
 def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
     tags = [f"problem:{problem.problem.spec.function}"]
     if case.feedback is not None:
-        tags.append(f"pitfall:{case.feedback.id}")
+        tags += [f"pitfall:{tag}" for tag in case.feedback.tags]
     return {
         "name": f"{problem.problem.spec.function}: {case.label}",
         "number": f"{problem.problem.id}.{case.index + 1}",
@@ -92,12 +94,12 @@ def failure_tests(traceback_text: str) -> list[dict[str, Any]]:
 
 
 def build_results(report: Report) -> dict[str, Any]:
-    tests = [case_test(p, c) for p in report.problems for c in p.cases]
+    tests = [case_test(p, c) for p in report.problems for c in p.tests]
     summary = [f"Score: {_round(report.points):g} / {_round(report.max_points):g}", ""]
     for problem in report.problems:
-        passed = sum(c.passed for c in problem.cases)
-        summary.append(f"- `{problem.problem.spec.function}`: {passed}/{len(problem.cases)} "
-                       f"cases passed, {_round(problem.points):g}/"
+        passed = sum(c.passed for c in problem.tests)
+        summary.append(f"- `{problem.problem.spec.function}`: {passed}/{len(problem.tests)} "
+                       f"tests passed, {_round(problem.points):g}/"
                        f"{_round(problem.max_points):g} points")
     env = environment_lines(report.environment)
     if env:

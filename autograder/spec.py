@@ -11,6 +11,7 @@ constraint, an argument that does not match its parameter) is reported as a
 
 from __future__ import annotations
 
+import ast
 import difflib
 import keyword
 import re
@@ -157,11 +158,130 @@ class Returns(_Strict):
 
     doc: str = ""
     dtype: str | None = Field("float32", description="required dtype; null to accept any")
+    shape: tuple[str, ...] | None = Field(
+        None, description="the logical shape before flattening, as expressions over the "
+                          "parameters, e.g. [num_models, features]; output signatures need it")
 
     @field_validator("dtype")
     @classmethod
     def _dtype(cls, value: str | None) -> str | None:
         return None if value is None else _check_dtype(value)
+
+
+LiftName = Literal["nnx.vmap", "nnx.scan", "nnx.split_rngs", "nn.vmap", "nn.scan",
+                   "jax.vmap"]
+_MATCHER_KEYS = frozenset({"not", "one_of", "not_one_of"})
+
+
+class LiftPattern(_Strict):
+    """Matches one recorded lift: its name, what it wraps, and some of its arguments.
+
+    Argument values are compared after tuples become lists (``in_axes: [0, null]``); a
+    mapping matches when its listed keys match (a missing key counts as ``false``/``null``);
+    ``{not: V}``, ``{one_of: [V, ...]}`` and ``{not_one_of: [V, ...]}`` say more.
+    """
+
+    lift: LiftName
+    wraps: LiftName | Literal["nothing"] | None = Field(
+        None, description="the lift this one is applied to; 'nothing' for a plain function")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("args")
+    @classmethod
+    def _matchers(cls, args: dict[str, Any]) -> dict[str, Any]:
+        for name, value in args.items():
+            if isinstance(value, dict) and _MATCHER_KEYS & set(value):
+                if len(value) != 1:
+                    raise ValueError(f"args.{name}: a matcher has exactly one of "
+                                     f"{', '.join(sorted(_MATCHER_KEYS))}")
+                key, operand = next(iter(value.items()))
+                if key != "not" and not isinstance(operand, list):
+                    raise ValueError(f"args.{name}.{key}: give a list of values")
+        return args
+
+    def describe(self) -> str:
+        inner = ", ".join(f"{k}={_describe_value(v)}" for k, v in self.args.items())
+        text = f"{self.lift}({inner})"
+        if self.wraps and self.wraps != "nothing":
+            text += f" applied to {self.wraps}(...)"
+        return text
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, dict) and _MATCHER_KEYS & set(value):
+        key, operand = next(iter(value.items()))
+        words = {"not": "anything but", "one_of": "one of", "not_one_of": "none of"}[key]
+        return f"{words} {_describe_value(operand)}"
+    if isinstance(value, list):
+        return "(" + ", ".join(_describe_value(v) for v in value) + ("," if len(value) == 1
+                                                                     else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+OutputSignature = Literal["identical-rows", "transposed", "not-flattened"]
+
+
+class Detect(_Strict):
+    """How a mistake is recognised. Every condition given must hold (at least one)."""
+
+    output: OutputSignature | None = Field(
+        None, description="a shape-level signature of the output (needs returns.shape)")
+    variant: str | None = Field(
+        None, description="a function in the problem's variants file that makes the mistake; "
+                          "matched when the student's output equals its output")
+    reference_args: dict[str, Argument] | None = Field(
+        None, description="matched when the output equals the reference's with these "
+                          "arguments, e.g. {seed: 0} for a hard-coded seed")
+    returned: str | None = Field(
+        None, description="regex on what a non-array return value was, e.g. '^tuple'")
+    error: str | None = Field(
+        None, description="regex searched in 'ExceptionType: message' of a runtime error")
+    has: tuple[LiftPattern, ...] = Field((), description="lifts the code must apply")
+    lacks: tuple[LiftPattern, ...] = Field((), description="lifts the code must not apply")
+
+    @field_validator("error", "returned")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not (self.output or self.variant or self.reference_args or self.returned
+                or self.error or self.has or self.lacks):
+            raise ValueError("give at least one of output, variant, reference_args, "
+                             "returned, error, has, lacks")
+
+    @property
+    def trace_only(self) -> bool:
+        """Recognised from the lifts alone (it may not change the numbers at all)."""
+        return not (self.output or self.variant or self.reference_args or self.returned
+                    or self.error)
+
+
+class Mistake(_Strict):
+    """A known mistake: how it is recognised and what the student is told."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+                    description="tagged pitfall:<id> in results.json")
+    summary: str = Field(description="one sentence: what went wrong")
+    fix: str = Field(description="why it is wrong and how to fix it (markdown, with code)")
+    detect: Detect
+    credit: float = Field(0.0, ge=0, le=1,
+                          description="share of a case's points kept when this is the cause")
+
+
+class Structure(_Strict):
+    """The lifts a correct solution applies, checked by one test of its own."""
+
+    points: float = Field(gt=0, description="taken from the problem's points")
+    visibility: Visibility = "visible"
+    expect: tuple[LiftPattern, ...] = Field(min_length=1)
 
 
 class Case(_Strict):
@@ -188,6 +308,9 @@ class Problem(_Strict):
     tolerance: Tolerance = Tolerance()
     constraints: tuple[str, ...] = Field((), description="Python expressions over parameters")
     reference: str = Field("reference.py", description="file beside the spec")
+    variants: str = Field("mistakes.py", description="file of mistake variants")
+    structure: Structure | None = None
+    mistakes: tuple[Mistake, ...] = ()
     cases: tuple[Case, ...] = Field(min_length=1)
 
     _function = field_validator("function")(_check_identifier)
@@ -196,9 +319,14 @@ class Problem(_Strict):
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
 
+    @property
+    def case_share(self) -> float:
+        """The points shared by the cases: all but the structure test's."""
+        return self.points - (self.structure.points if self.structure else 0.0)
+
     def case_points(self, index: int) -> float:
         total = sum(case.weight for case in self.cases)
-        return self.points * self.cases[index].weight / total
+        return self.case_share * self.cases[index].weight / total
 
     def case_label(self, index: int) -> str:
         case = self.cases[index]
@@ -219,6 +347,7 @@ class LoadedProblem(BaseModel):
     spec: Problem
     directory: Path
     constraints: tuple[Constraint, ...]
+    output_shape: tuple[Constraint, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -231,6 +360,10 @@ class LoadedProblem(BaseModel):
     @property
     def reference_path(self) -> Path:
         return self.directory / self.spec.reference
+
+    @property
+    def variants_path(self) -> Path:
+        return self.directory / self.spec.variants
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -255,7 +388,8 @@ def _format_loc(loc: Sequence[int | str]) -> str:
 
 def _vocabulary() -> set[str]:
     words: set[str] = set()
-    for model in (Problem, Case, Parameter, Returns, Tolerance, ArrayInput):
+    for model in (Problem, Case, Parameter, Returns, Tolerance, ArrayInput, Mistake, Detect,
+                  LiftPattern, Structure):
         words.update(model.model_fields)
     return words
 
@@ -403,9 +537,74 @@ def load_problem(directory: Path | str) -> LoadedProblem:
     if not (directory / problem.reference).is_file():
         issues.append(SpecIssue(path, "reference", f"no reference file {problem.reference!r} "
                                 f"in {directory}"))
+    output_shape = _output_shape(path, problem, issues)
+    issues += _mistake_issues(path, directory, problem)
     if issues:
         raise SpecError(issues)
-    return LoadedProblem(spec=problem, directory=directory, constraints=constraints)
+    return LoadedProblem(spec=problem, directory=directory, constraints=constraints,
+                         output_shape=output_shape)
+
+
+def _output_shape(path: Path, problem: Problem,
+                  issues: list[SpecIssue]) -> tuple[Constraint, ...] | None:
+    if problem.returns.shape is None:
+        return None
+    shape = []
+    for i, text in enumerate(problem.returns.shape):
+        try:
+            shape.append(Constraint.parse(text, problem.parameter_names))
+        except ConstraintSyntaxError as exc:
+            issues.append(SpecIssue(path, f"returns.shape[{i}]", str(exc)))
+    return tuple(shape)
+
+
+def _defined_functions(path: Path) -> set[str] | None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError):
+        return None
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def _mistake_issues(path: Path, directory: Path, problem: Problem) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    if problem.structure is not None and problem.structure.points >= problem.points:
+        issues.append(SpecIssue(path, "structure.points", f"must be less than the problem's "
+                                f"points ({problem.points:g}), which the cases share with it"))
+    seen: set[str] = set()
+    variants: set[str] | None = None
+    for m, mistake in enumerate(problem.mistakes):
+        where = f"mistakes[{m}]"
+        if mistake.id in seen:
+            issues.append(SpecIssue(path, f"{where}.id", f"duplicate mistake id {mistake.id!r}"))
+        seen.add(mistake.id)
+        detect = mistake.detect
+        if detect.output and problem.returns.shape is None:
+            issues.append(SpecIssue(path, f"{where}.detect.output",
+                                    f"'{detect.output}' needs returns.shape (the logical shape "
+                                    f"before flattening, e.g. [num_models, features])"))
+        if detect.variant:
+            if variants is None:
+                variants = _defined_functions(directory / problem.variants)
+            if variants is None:
+                issues.append(SpecIssue(path, f"{where}.detect.variant",
+                                        f"the variants file {problem.variants!r} is missing or "
+                                        f"is not valid Python"))
+                variants = set()
+            elif detect.variant not in variants:
+                issues.append(SpecIssue(path, f"{where}.detect.variant",
+                                        f"no function {detect.variant!r} in {problem.variants}"))
+        for name, value in (detect.reference_args or {}).items():
+            params = {p.name: p for p in problem.parameters}
+            if name not in params:
+                issues.append(SpecIssue(path, f"{where}.detect.reference_args.{name}",
+                                        f"not a parameter of {problem.function}"))
+                continue
+            mismatch = _argument_mismatch(params[name], value)
+            if mismatch:
+                issues.append(SpecIssue(path, f"{where}.detect.reference_args.{name}",
+                                        mismatch))
+    return issues
 
 
 def discover_problems(root: Path | str) -> list[Path]:

@@ -104,18 +104,28 @@ class Worker:
     def __init__(self, replies: BinaryIO) -> None:
         self.replies = replies
         self.functions: dict[str, Callable[..., Any]] = {}
+        self.function_files: dict[str, Path] = {}
         self.modules: dict[Path, types.ModuleType] = {}
+        #: Lift events recorded while a function's module was imported (module-level lifts).
+        self.load_events: dict[Path, list[dict[str, Any]]] = {}
         self.jnp: Any = None
+        self.tracer: Any = None
 
     # -- start-up --------------------------------------------------------------------------
 
     def hello(self) -> dict[str, Any]:
         start = time.perf_counter()
         import flax
+        import flax.linen
+        import flax.nnx
         import jax
         import jax.numpy as jnp
         import jaxlib
 
+        from autograder import trace
+
+        trace.install()
+        self.tracer = trace.TRACER
         self.jnp = jnp
         return {
             "op": "ready",
@@ -136,18 +146,22 @@ class Worker:
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "load":
-            return self.load(request["function"], Path(request["file"]), Path(request["root"]))
+            return self.load(request["function"], Path(request["file"]), Path(request["root"]),
+                             bool(request.get("trace")))
         if op == "call":
             return self.call(request["function"], request["args"])
         return _error("protocol", message=f"unknown op {op!r}")
 
-    def load(self, function: str, file: Path, root: Path) -> dict[str, Any]:
+    def load(self, function: str, file: Path, root: Path, traced: bool) -> dict[str, Any]:
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
             _SHORTEN.append(str(root) + os.sep)
+        if traced:
+            self.tracer.add_root(str(root))
         module = self.modules.get(file)
         notes: list[dict[str, Any]] = []
         if module is None:
+            mark = len(self.tracer.events)
             try:
                 module, notes = self._import(file, root)
             except NotebookError as exc:
@@ -157,6 +171,7 @@ class Worker:
             except BaseException as exc:  # SystemExit and KeyboardInterrupt at import too
                 return _error("import-error", exc)
             self.modules[file] = module
+            self.load_events[file] = self.tracer.events[mark:]
         candidate = getattr(module, function, None)
         if candidate is None:
             return _error("missing-function", cell_errors=notes,
@@ -164,6 +179,7 @@ class Worker:
         if not callable(candidate):
             return _error("not-callable", found=describe_object(candidate))
         self.functions[function] = candidate
+        self.function_files[function] = file
         try:
             signature = str(inspect.signature(candidate))
         except (TypeError, ValueError):
@@ -194,7 +210,7 @@ class Worker:
         sys.modules[name] = module
         errors: list[dict[str, Any]] = []
         for cell in read_cells(file):
-            filename = f"{file.name} [cell {cell.number}]"
+            filename = f"{file} [cell {cell.number}]"
             linecache.cache[filename] = (len(cell.source), None,
                                          cell.source.splitlines(True), filename)
             try:
@@ -214,21 +230,28 @@ class Worker:
             return _error("wrong-signature", message=str(exc), signature=_signature(fn))
         except ValueError:
             pass  # builtins without a signature: just call them
+        mark = len(self.tracer.events)
         start = time.perf_counter()
         try:
             result = fn(*args)
             output = self._to_array(result)
         except BaseException as exc:
-            return _error("runtime-error", exc, seconds=time.perf_counter() - start)
-        seconds = time.perf_counter() - start
-        if output is None:
-            return {"ok": True, "output": None, "returned": describe_object(result),
-                    "seconds": seconds}
-        if output.dtype.hasobject or output.nbytes > protocol.MAX_MESSAGE_BYTES // 2:
-            return {"ok": True, "output": None, "returned": describe_object(result),
-                    "too_large": output.nbytes, "seconds": seconds}
-        return {"ok": True, "output": protocol.encode_array(output),
-                "returned": describe_object(result), "seconds": seconds}
+            reply = _error("runtime-error", exc, seconds=time.perf_counter() - start)
+            reply["trace"] = self._trace(function, mark)
+            return reply
+        reply = {"ok": True, "output": None, "returned": describe_object(result),
+                 "seconds": time.perf_counter() - start, "trace": self._trace(function, mark)}
+        if output is not None and (output.dtype.hasobject
+                                   or output.nbytes > protocol.MAX_MESSAGE_BYTES // 2):
+            reply["too_large"] = output.nbytes
+        elif output is not None:
+            reply["output"] = protocol.encode_array(output)
+        return reply
+
+    def _trace(self, function: str, mark: int) -> list[dict[str, Any]]:
+        """The lifts this call applied, after those applied when its module was imported."""
+        at_import = self.load_events.get(self.function_files[function], [])
+        return [*at_import, *self.tracer.events[mark:]]
 
     @staticmethod
     def _to_array(result: Any) -> np.ndarray | None:

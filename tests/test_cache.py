@@ -36,18 +36,21 @@ def fake_outputs(problem: LoadedProblem) -> dict[int, np.ndarray]:
     return outputs
 
 
-def assert_same(got: dict[int, np.ndarray] | None, want: dict[int, np.ndarray]) -> None:
+def assert_same(got: dict[int, np.ndarray | None] | None,
+                want: dict[int, np.ndarray]) -> None:
     assert got is not None
     assert sorted(got) == sorted(want)
     for i, array in want.items():
-        assert got[i].dtype == array.dtype
-        assert got[i].shape == array.shape
-        assert got[i].tobytes() == array.tobytes()
+        stored = got[i]
+        assert stored is not None
+        assert stored.dtype == array.dtype
+        assert stored.shape == array.shape
+        assert stored.tobytes() == array.tobytes()
 
 
 def stored(problem: LoadedProblem, directory: Path, key: str = KEY) -> Path:
     ExpectedCache(directory).store(problem, key, fake_outputs(problem))
-    path = directory / f"{problem.id}-{key[:32]}.npz"
+    path = directory / f"{problem.id}-reference-{key[:32]}.npz"
     assert path.is_file()
     return path
 
@@ -60,7 +63,7 @@ def test_round_trip(problem: LoadedProblem, tmp_path: Path) -> None:
     outputs = fake_outputs(problem)
     cache.store(problem, KEY, outputs)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [
-        "vmap_over_batch-0123456789abcdef0123456789abcdef.npz"]
+        "vmap_over_batch-reference-0123456789abcdef0123456789abcdef.npz"]
     assert_same(cache.load(problem, KEY), outputs)
 
 
@@ -372,3 +375,19 @@ def test_failed_write_leaves_no_temporary_file(problem: LoadedProblem, tmp_path:
     cache.store(problem, KEY, fake_outputs(problem))  # does not raise
     assert cache.load(problem, KEY) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_variant_outputs_keep_cases_where_the_variant_raised(problem: LoadedProblem,
+                                                               tmp_path: Path) -> None:
+    cache = ExpectedCache(tmp_path)
+    outputs: dict[int, np.ndarray | None] = dict(fake_outputs(problem))
+    outputs[2] = None
+    cache.store(problem, KEY, outputs, "variant-loop")
+    loaded = cache.load(problem, KEY, "variant-loop")
+    assert loaded is not None and loaded[2] is None
+    assert loaded[1] is not None and loaded[1].tobytes() == outputs[1].tobytes()  # type: ignore[union-attr]
+    # Another source never answers for this one.
+    assert cache.load(problem, KEY, "reference") is None
+    (path,) = tmp_path.iterdir()
+    path.rename(tmp_path / path.name.replace("variant-loop", "reference"))
+    assert cache.load(problem, KEY, "reference") is None  # the meta records its source

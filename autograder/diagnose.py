@@ -1,0 +1,316 @@
+"""Name the mistake: which known error of the exercise explains what the student's code did.
+
+Three kinds of evidence, all declared per mistake in the problem's YAML (``Detect``):
+
+1. output signatures that hold for any problem (identical rows, transposed, not flattened),
+   checked against the expected output and the logical output shape;
+2. known-wrong variants (functions beside the reference, or the reference with other
+   arguments such as a hard-coded seed), whose outputs the student's may equal; they are
+   computed on the trusted side, only when the student's answer is wrong;
+3. the lift trace recorded in the worker (which lifts, with which arguments, wrapping what),
+   alone or together with a runtime error's message.
+
+A mistake is named on a case when every condition it declares holds there. Mistakes named
+by the trace alone also fail the problem's structure test, which checks the lifts a correct
+solution applies: some mistakes (``nn.scan(nn.vmap(...))``) give the right numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from autograder.feedback import Feedback
+from autograder.inputs import case_arguments
+from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake
+
+Event = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where comparison outputs come from: the reference, a variant, or the reference with
+    some arguments replaced."""
+
+    kind: Literal["reference", "variant", "args"]
+    name: str = ""
+    args: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def slug(self) -> str:
+        if self.kind == "reference":
+            return "reference"
+        if self.kind == "variant":
+            return f"variant-{self.name}"
+        return "args-" + "-".join(f"{k}={v}" for k, v in self.args)
+
+
+REFERENCE = Source("reference")
+
+#: Gives the outputs of a source on every case (None where that source raised).
+Oracle = Callable[[LoadedProblem, Source], Mapping[int, np.ndarray | None]]
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """What happened when the student's function ran on one case (plain data only)."""
+
+    index: int
+    verdict: Feedback | None  # the generic verdict: None when the output matched
+    got: np.ndarray | None = None
+    returned: str | None = None
+    error: Mapping[str, Any] | None = None  # a runtime error's kind, type, message
+    trace: tuple[Event, ...] | None = None  # None: the function did not run
+
+
+# -- the lift trace ------------------------------------------------------------------------
+
+
+def _same(expected: Any, recorded: Any) -> bool:
+    if isinstance(expected, dict) and len(expected) == 1:
+        (key, operand), = expected.items()
+        if key == "not":
+            return not _same(operand, recorded)
+        if key == "one_of":
+            return any(_same(v, recorded) for v in operand)
+        if key == "not_one_of":
+            return not any(_same(v, recorded) for v in operand)
+    if isinstance(expected, dict):
+        if not isinstance(recorded, Mapping):
+            return False
+        return all(_same(v, recorded[k]) if k in recorded else v in (None, False)
+                   for k, v in expected.items())
+    if isinstance(expected, list):
+        return (isinstance(recorded, list) and len(expected) == len(recorded)
+                and all(_same(e, r) for e, r in zip(expected, recorded, strict=True)))
+    if isinstance(expected, bool) or isinstance(recorded, bool):
+        return expected is recorded
+    return bool(expected == recorded)
+
+
+def matches(pattern: LiftPattern, event: Event) -> bool:
+    if event.get("lift") != pattern.lift:
+        return False
+    if pattern.wraps == "nothing" and event.get("wraps") is not None:
+        return False
+    if pattern.wraps not in (None, "nothing") and event.get("wraps") != pattern.wraps:
+        return False
+    args = event.get("args") or {}
+    return all(_same(value, args.get(name)) for name, value in pattern.args.items())
+
+
+def trace_holds(detect: Detect, trace: Sequence[Event]) -> bool:
+    return (all(any(matches(p, e) for e in trace) for p in detect.has)
+            and not any(matches(p, e) for p in detect.lacks for e in trace))
+
+
+def _python(value: Any) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(_python(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_python(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str) and value.startswith("<"):
+        return value.removeprefix("<class ").removeprefix("<function ").rstrip(">")
+    return repr(value)
+
+
+def describe_event(event: Event) -> str:
+    """``nn.vmap(Dense, variable_axes={'params': 0}, ...)`` at ``solution.py:38``."""
+    parts = [_python(event["target"])] if event.get("target") else []
+    parts += [f"{k}={_python(v)}" for k, v in (event.get("args") or {}).items()
+              if v is not None and v != "..."]
+    return f"`{event['lift']}({', '.join(parts)})` at `{event.get('where', '?')}`"
+
+
+# -- output signatures ---------------------------------------------------------------------
+
+
+def logical_shape(problem: LoadedProblem, index: int) -> tuple[int, ...] | None:
+    if problem.output_shape is None:
+        return None
+    values = dict(zip(problem.spec.parameter_names, case_arguments(problem, index), strict=True))
+    try:
+        return tuple(int(e.value(values)) for e in problem.output_shape)
+    except Exception:  # a shape that cannot be computed for this case: no signature
+        return None
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a.astype(np.float64), b.astype(np.float64),
+                                                   rtol=rtol, atol=atol))
+
+
+def output_signature(kind: str, got: np.ndarray, expected: np.ndarray,
+                     shape: tuple[int, ...], rtol: float, atol: float) -> bool:
+    if int(np.prod(shape)) != expected.size or not shape:
+        return False
+    want = expected.reshape(shape)
+    if kind == "not-flattened":
+        return got.shape == shape and got.shape != expected.shape and _close(got, want, rtol,
+                                                                              atol)
+    if got.size != expected.size:
+        return False
+    mine = got.reshape(shape)
+    if kind == "identical-rows":
+        if shape[0] < 2:
+            return False
+        rows_equal = all(_close(mine[i], mine[0], rtol, atol) for i in range(1, shape[0]))
+        expected_equal = all(_close(want[i], want[0], rtol, atol) for i in range(1, shape[0]))
+        return rows_equal and not expected_equal
+    if kind == "transposed":
+        if len(shape) < 2 or shape[0] == 1 or shape[1] == 1:
+            return False
+        swapped = np.swapaxes(want, 0, 1).reshape(-1)
+        return _close(got.reshape(-1), swapped, rtol, atol) and not _close(
+            got.reshape(-1), expected.reshape(-1), rtol, atol)
+    raise ValueError(kind)
+
+
+# -- naming mistakes -----------------------------------------------------------------------
+
+
+def source_of(detect: Detect) -> Source | None:
+    if detect.variant:
+        return Source("variant", detect.variant)
+    if detect.reference_args:
+        return Source("args", args=tuple(sorted(detect.reference_args.items())))
+    return None
+
+
+class Diagnoser:
+    """Names the known mistakes of one problem on the student's runs."""
+
+    def __init__(self, problem: LoadedProblem, expected: Mapping[int, np.ndarray],
+                 oracle: Oracle) -> None:
+        self.problem = problem
+        self.expected = expected
+        self.oracle = oracle
+        self._outputs: dict[Source, Mapping[int, np.ndarray | None]] = {}
+
+    def _variant_output(self, source: Source, index: int) -> np.ndarray | None:
+        if source not in self._outputs:
+            self._outputs[source] = self.oracle(self.problem, source)
+        return self._outputs[source].get(index)
+
+    def holds(self, mistake: Mistake, run: CaseRun) -> bool:
+        """Whether every condition of ``mistake`` holds on this failing case."""
+        detect = mistake.detect
+        tolerance = self.problem.spec.tolerance_for(run.index)
+        if detect.error is not None:
+            if run.error is None:
+                return False
+            text = f"{run.error.get('exc_type', '')}: {run.error.get('message', '')}"
+            if not re.search(detect.error, text):
+                return False
+        if detect.returned is not None and not (
+                run.got is None and run.returned is not None
+                and re.search(detect.returned, run.returned)):
+            return False
+        if detect.output is not None:
+            shape = logical_shape(self.problem, run.index)
+            if run.got is None or shape is None or not output_signature(
+                    detect.output, run.got, self.expected[run.index], shape,
+                    tolerance.rtol, tolerance.atol):
+                return False
+        source = source_of(detect)
+        if source is not None:
+            if run.got is None:
+                return False
+            other = self._variant_output(source, run.index)
+            if other is None or not _close(run.got, other, tolerance.rtol, tolerance.atol):
+                return False
+        if detect.has or detect.lacks:
+            return run.trace is not None and trace_holds(detect, run.trace)
+        return True
+
+    def named(self, run: CaseRun) -> list[Mistake]:
+        """The mistakes that explain a failing case: evidence from the numbers first."""
+        if run.verdict is None:
+            return []
+        found = [m for m in self.problem.spec.mistakes if self.holds(m, run)]
+        return sorted(found, key=lambda m: m.detect.trace_only)
+
+    def explain(self, run: CaseRun) -> tuple[Feedback | None, float]:
+        """The case's feedback, with the named mistakes first, and the credit it keeps."""
+        verdict = run.verdict
+        if verdict is None:
+            return None, 1.0
+        found = self.named(run)
+        if not found:
+            if self.problem.spec.mistakes and verdict.id in ("wrong-values", "wrong-shape"):
+                note = ("This does not match any of the known mistakes for this exercise; "
+                        "compare your code with the problem statement step by step.")
+                details = "\n\n".join(p for p in (verdict.details, note) if p)
+                return Feedback(verdict.id, verdict.summary, details, verdict.extra_tags), 0.0
+            return verdict, 0.0
+        return combine(found, verdict), min(m.credit for m in found)
+
+
+def combine(found: Sequence[Mistake], verdict: Feedback | None) -> Feedback:
+    first, *others = found
+    parts = [first.fix.strip()]
+    for other in others:
+        parts.append(f"**Also:** {other.summary} {other.fix.strip()}")
+    if verdict is not None:
+        parts.append(f"What the grader measured: {verdict.summary}")
+        if verdict.details:
+            parts.append(verdict.details)
+    tags = _unique([m.id for m in found] + (list(verdict.tags) if verdict else []))
+    return Feedback(first.id, first.summary, "\n\n".join(parts), tuple(tags[1:]))
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+# -- the structure test --------------------------------------------------------------------
+
+
+def merged_trace(runs: Iterable[CaseRun]) -> tuple[Event, ...] | None:
+    """Every distinct lift event over all the cases that ran, in order."""
+    seen: dict[str, Event] = {}
+    any_trace = False
+    for run in runs:
+        if run.trace is None:
+            continue
+        any_trace = True
+        for event in run.trace:
+            seen.setdefault(repr(sorted(event.items())), event)
+    return tuple(seen.values()) if any_trace else None
+
+
+def check_structure(problem: LoadedProblem, runs: Sequence[CaseRun],
+                    load_failure: Feedback | None) -> Feedback | None:
+    """None when the lifts are as expected, else what is wrong with them."""
+    structure = problem.spec.structure
+    assert structure is not None
+    trace = merged_trace(runs)
+    if trace is None:
+        reason = load_failure.summary if load_failure else "it did not run on any case."
+        return Feedback(load_failure.id if load_failure else "runtime-error",
+                        "The lifted transforms could not be checked because your function "
+                        f"did not run: {reason}")
+    named = [m for m in problem.spec.mistakes
+             if m.detect.trace_only and trace_holds(m.detect, trace)]
+    unmet = [p for p in structure.expect if not any(matches(p, e) for e in trace)]
+    if not named and not unmet:
+        return None
+    applied = "\n".join(f"- {describe_event(e)}" for e in trace) or "- no lifted transform"
+    report = "Your code applies:\n" + applied
+    if unmet:
+        report += "\n\nExpected, and not found:\n" + "\n".join(
+            f"- `{p.describe()}`" for p in unmet)
+    if named:
+        combined = combine(named, None)
+        return Feedback(combined.id, combined.summary, combined.details + "\n\n" + report,
+                        combined.extra_tags)
+    missing = [p for p in unmet if not any(e.get("lift") == p.lift for e in trace)]
+    if missing:
+        return Feedback("missing-lift", f"Your code does not use `{missing[0].lift}`, which "
+                        f"this exercise is about.", report)
+    return Feedback("lift-misconfigured", "Your code applies the lifted transforms with "
+                    "different arguments from the ones this exercise asks for.", report)
