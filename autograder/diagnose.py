@@ -17,6 +17,7 @@ solution applies: some mistakes (``nn.scan(nn.vmap(...))``) give the right numbe
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import numpy as np
 
 from autograder.feedback import Feedback
 from autograder.inputs import case_arguments
-from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake
+from autograder.spec import ArrayInput, Detect, LiftPattern, LoadedProblem, Mistake
 
 Event = Mapping[str, Any]
 
@@ -38,7 +39,13 @@ class Source:
 
     kind: Literal["reference", "variant", "args"]
     name: str = ""
-    args: tuple[tuple[str, Any], ...] = ()
+    #: (parameter, JSON of the replacing value): hashable, whatever the value is.
+    args: tuple[tuple[str, str], ...] = ()
+
+    def replacements(self) -> dict[str, Any]:
+        """The replacing values as a spec would give them (numbers or array recipes)."""
+        return {name: ArrayInput.model_validate(value) if isinstance(value, dict) else value
+                for name, value in ((n, json.loads(text)) for n, text in self.args)}
 
     @property
     def slug(self) -> str:
@@ -82,8 +89,9 @@ def _same(expected: Any, recorded: Any) -> bool:
     if isinstance(expected, dict):
         if not isinstance(recorded, Mapping):
             return False
-        return all(_same(v, recorded[k]) if k in recorded else v in (None, False)
-                   for k, v in expected.items())
+        # A key the code did not set counts as null (Flax's "not split", "not batched").
+        return all(_same(v, recorded.get(k)) if k in recorded
+                   else v is False or _same(v, None) for k, v in expected.items())
     if isinstance(expected, list):
         return (isinstance(recorded, list) and len(expected) == len(recorded)
                 and all(_same(e, r) for e, r in zip(expected, recorded, strict=True)))
@@ -93,7 +101,9 @@ def _same(expected: Any, recorded: Any) -> bool:
 
 
 def matches(pattern: LiftPattern, event: Event) -> bool:
-    if event.get("lift") != pattern.lift:
+    """Whether a recorded lift is the one ``pattern`` describes. A lifted function that was
+    never called is dead code and matches nothing."""
+    if event.get("lift") != pattern.lift or event.get("calls") == 0:
         return False
     if pattern.wraps == "nothing" and event.get("wraps") is not None:
         return False
@@ -103,7 +113,11 @@ def matches(pattern: LiftPattern, event: Event) -> bool:
     return all(_same(value, args.get(name)) for name, value in pattern.args.items())
 
 
-def trace_holds(detect: Detect, trace: Sequence[Event]) -> bool:
+def trace_holds(detect: Detect, trace: Sequence[Event], completed: bool = True) -> bool:
+    """Whether the trace has every ``has`` lift and none of the ``lacks`` ones. A lift
+    cannot be said to be lacking from a run that raised before it could be applied."""
+    if detect.lacks and not completed:
+        return False
     return (all(any(matches(p, e) for e in trace) for p in detect.has)
             and not any(matches(p, e) for p in detect.lacks for e in trace))
 
@@ -113,16 +127,24 @@ def _python(value: Any) -> str:
         return "(" + ", ".join(_python(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_python(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str) and value.startswith("<"):
-        return value.removeprefix("<class ").removeprefix("<function ").rstrip(">")
+    if isinstance(value, str):
+        for prefix in ("<class ", "<function "):
+            if value.startswith(prefix) and value.endswith(">"):
+                return value[len(prefix):-1]
+        if value.startswith("<") and value.endswith(">"):
+            return value
     return repr(value)
+
+
+#: Arguments whose default is None, left out of descriptions when they have it.
+_NONE_BY_DEFAULT = frozenset({"axis_size", "length", "axis_name", "spmd_axis_name"})
 
 
 def describe_event(event: Event) -> str:
     """``nn.vmap(Dense, variable_axes={'params': 0}, ...)`` at ``solution.py:38``."""
     parts = [_python(event["target"])] if event.get("target") else []
     parts += [f"{k}={_python(v)}" for k, v in (event.get("args") or {}).items()
-              if v is not None and v != "..."]
+              if not (v is None and k in _NONE_BY_DEFAULT) and v != "..."]
     return f"`{event['lift']}({', '.join(parts)})` at `{event.get('where', '?')}`"
 
 
@@ -177,7 +199,10 @@ def source_of(detect: Detect) -> Source | None:
     if detect.variant:
         return Source("variant", detect.variant)
     if detect.reference_args:
-        return Source("args", args=tuple(sorted(detect.reference_args.items())))
+        return Source("args", args=tuple(sorted(
+            (name, json.dumps(value.model_dump(exclude_defaults=True)
+                              if isinstance(value, ArrayInput) else value, sort_keys=True))
+            for name, value in detect.reference_args.items())))
     return None
 
 
@@ -196,9 +221,12 @@ class Diagnoser:
             self._outputs[source] = self.oracle(self.problem, source)
         return self._outputs[source].get(index)
 
-    def holds(self, mistake: Mistake, run: CaseRun) -> bool:
-        """Whether every condition of ``mistake`` holds on this failing case."""
-        detect = mistake.detect
+    def evidence(self, mistake: Mistake, run: CaseRun) -> Detect | None:
+        """The first way of recognising ``mistake`` that holds on this failing case."""
+        return next((d for d in mistake.alternatives if self.holds(d, run)), None)
+
+    def holds(self, detect: Detect, run: CaseRun) -> bool:
+        """Whether every condition of ``detect`` holds on this failing case."""
         tolerance = self.problem.spec.tolerance_for(run.index)
         if detect.error is not None:
             if run.error is None:
@@ -224,15 +252,17 @@ class Diagnoser:
             if other is None or not _close(run.got, other, tolerance.rtol, tolerance.atol):
                 return False
         if detect.has or detect.lacks:
-            return run.trace is not None and trace_holds(detect, run.trace)
+            return run.trace is not None and trace_holds(detect, run.trace,
+                                                         completed=run.error is None)
         return True
 
     def named(self, run: CaseRun) -> list[Mistake]:
         """The mistakes that explain a failing case: evidence from the numbers first."""
         if run.verdict is None:
             return []
-        found = [m for m in self.problem.spec.mistakes if self.holds(m, run)]
-        return sorted(found, key=lambda m: m.detect.trace_only)
+        found = [(m, d) for m in self.problem.spec.mistakes
+                 if (d := self.evidence(m, run)) is not None]
+        return [m for m, d in sorted(found, key=lambda pair: pair[1].trace_only)]
 
     def explain(self, run: CaseRun) -> tuple[Feedback | None, float]:
         """The case's feedback, with the named mistakes first, and the credit it keeps."""
@@ -289,17 +319,23 @@ def check_structure(problem: LoadedProblem, runs: Sequence[CaseRun],
     structure = problem.spec.structure
     assert structure is not None
     trace = merged_trace(runs)
+    completed = any(run.trace is not None and run.error is None for run in runs)
     if trace is None:
         reason = load_failure.summary if load_failure else "it did not run on any case."
         return Feedback(load_failure.id if load_failure else "runtime-error",
                         "The lifted transforms could not be checked because your function "
                         f"did not run: {reason}")
     named = [m for m in problem.spec.mistakes
-             if m.detect.trace_only and trace_holds(m.detect, trace)]
+             if any(d.trace_only and trace_holds(d, trace, completed) for d in m.alternatives)]
     unmet = [p for p in structure.expect if not any(matches(p, e) for e in trace)]
     if not named and not unmet:
         return None
-    applied = "\n".join(f"- {describe_event(e)}" for e in trace) or "- no lifted transform"
+    # One line per lift written in the code (the same line runs once per case).
+    written: dict[tuple[Any, Any], Event] = {}
+    for event in trace:
+        written.setdefault((event.get("lift"), event.get("where")), event)
+    applied = "\n".join(f"- {describe_event(e)}" for e in written.values())
+    applied = applied or "- no lifted transform at all"
     report = "Your code applies:\n" + applied
     if unmet:
         report += "\n\nExpected, and not found:\n" + "\n".join(
@@ -308,6 +344,12 @@ def check_structure(problem: LoadedProblem, runs: Sequence[CaseRun],
         combined = combine(named, None)
         return Feedback(combined.id, combined.summary, combined.details + "\n\n" + report,
                         combined.extra_tags)
+    if not completed:
+        first = next((run.verdict for run in runs if run.verdict is not None), None)
+        return Feedback(first.id if first else "runtime-error",
+                        "The lifted transforms could not all be checked because your function "
+                        "raised an error before applying them: fix that error first (see the "
+                        "failed cases).", report)
     missing = [p for p in unmet if not any(e.get("lift") == p.lift for e in trace)]
     if missing:
         return Feedback("missing-lift", f"Your code does not use `{missing[0].lift}`, which "

@@ -180,7 +180,7 @@ class References:
         out: dict[int, np.ndarray | None] = {}
         for index in range(len(problem.spec.cases)):
             values = case_arguments(problem, index)
-            for name, value in source.args:
+            for name, value in source.replacements().items():
                 values[problem.spec.parameter_names.index(name)] = materialize(params[name],
                                                                                value)
             reply = self._ask(problem, {"op": "call", "function": function,
@@ -313,8 +313,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         structure = problem.spec.structure
         if structure is None:
             return None
-        return CaseResult(len(problem.spec.cases), "the lifted transforms", structure.visibility,
-                          f"{problem.spec.function}: lifts applied", structure.points, fb)
+        return CaseResult(len(problem.spec.cases), "the lifted transforms",
+                          structure.visibility, "", structure.points, fb)
 
     function = problem.spec.function
     if not submission.files:
@@ -406,8 +406,9 @@ def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
                 start = time.monotonic()
                 references.expected(problem)
                 for mistake in problem.spec.mistakes:
-                    source = source_of(mistake.detect)
-                    if source is not None:
-                        references.outputs(problem, source)
+                    for detect in mistake.alternatives:
+                        source = source_of(detect)
+                        if source is not None:
+                            references.outputs(problem, source)
                 seconds[problem.id] = time.monotonic() - start
     return seconds

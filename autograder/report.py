@@ -47,7 +47,8 @@ def print_report(report: Report, console: Console, details: bool = True) -> None
         case = failed[0]
         assert case.feedback is not None
         console.rule(f"{problem.problem.spec.function}: {case.label} ({case.visibility})")
-        console.print(case.call, markup=False, highlight=False)
+        if case.call:
+            console.print(case.call, markup=False, highlight=False)
         console.print(Markdown(case.feedback.render()))
         for case in failed[1:]:
             assert case.feedback is not None

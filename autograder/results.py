@@ -48,7 +48,8 @@ def environment_lines(environment: Mapping[str, Any]) -> str:
 
 
 def case_output(problem: ProblemResult, case: CaseResult) -> str:
-    lines = [f"**{problem.problem.spec.title}**, {case.label}: `{case.call}`", ""]
+    call = f": `{case.call}`" if case.call else ""
+    lines = [f"**{problem.problem.spec.title}**, {case.label}{call}", ""]
     if case.feedback is None and problem.structure is case:
         lines.append("Passed: your code applies the lifted transforms this exercise asks for.")
     elif case.feedback is None:

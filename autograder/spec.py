@@ -141,6 +141,8 @@ Argument = Annotated[
     ),
 ]
 _UNION_TAGS = frozenset({"int", "float", "array"})
+#: Union member tags pydantic puts in error paths that are not keys a TA wrote.
+_HIDDEN_TAGS = frozenset({"detect", "detect-list"})
 
 
 class Parameter(_Strict):
@@ -190,13 +192,7 @@ class LiftPattern(_Strict):
     @classmethod
     def _matchers(cls, args: dict[str, Any]) -> dict[str, Any]:
         for name, value in args.items():
-            if isinstance(value, dict) and _MATCHER_KEYS & set(value):
-                if len(value) != 1:
-                    raise ValueError(f"args.{name}: a matcher has exactly one of "
-                                     f"{', '.join(sorted(_MATCHER_KEYS))}")
-                key, operand = next(iter(value.items()))
-                if key != "not" and not isinstance(operand, list):
-                    raise ValueError(f"args.{name}.{key}: give a list of values")
+            _check_matchers(value, f"args.{name}")
         return args
 
     def describe(self) -> str:
@@ -205,6 +201,25 @@ class LiftPattern(_Strict):
         if self.wraps and self.wraps != "nothing":
             text += f" applied to {self.wraps}(...)"
         return text
+
+
+def _check_matchers(value: Any, where: str) -> None:
+    """Matchers may stand at any depth (``variable_axes: {params: {not: 0}}``)."""
+    if isinstance(value, dict) and _MATCHER_KEYS & set(value):
+        if len(value) != 1:
+            raise ValueError(f"{where}: a matcher has exactly one of "
+                             f"{', '.join(sorted(_MATCHER_KEYS))}")
+        key, operand = next(iter(value.items()))
+        if key != "not" and not isinstance(operand, list):
+            raise ValueError(f"{where}.{key}: give a list of values")
+        for item in operand if isinstance(operand, list) else [operand]:
+            _check_matchers(item, f"{where}.{key}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_matchers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_matchers(item, f"{where}[{i}]")
 
 
 def _describe_value(value: Any) -> str:
@@ -271,9 +286,17 @@ class Mistake(_Strict):
                     description="tagged pitfall:<id> in results.json")
     summary: str = Field(description="one sentence: what went wrong")
     fix: str = Field(description="why it is wrong and how to fix it (markdown, with code)")
-    detect: Detect
+    detect: Annotated[
+        Annotated[Detect, Tag("detect")] | Annotated[tuple[Detect, ...], Tag("detect-list")],
+        Discriminator(lambda v: "detect-list" if isinstance(v, list | tuple) else "detect"),
+    ] = Field(description="how it is recognised; a list gives alternatives (any one suffices)")
     credit: float = Field(0.0, ge=0, le=1,
                           description="share of a case's points kept when this is the cause")
+
+
+    @property
+    def alternatives(self) -> tuple[Detect, ...]:
+        return self.detect if isinstance(self.detect, tuple) else (self.detect,)
 
 
 class Structure(_Strict):
@@ -372,18 +395,27 @@ class LoadedProblem(BaseModel):
 def _format_loc(loc: Sequence[int | str]) -> str:
     """``('cases', 2, 'args', 'x', 'array', 'shape')`` -> ``cases[2].args.x.shape``.
 
-    pydantic puts the tag of the chosen union member (``int``/``float``/``array``) right
-    after an argument's name; it is not a key the TA wrote, so it is dropped there only.
+    pydantic puts the tag of the chosen union member in error paths: ``int``/``float``/
+    ``array`` right after an argument's name, ``detect``/``detect-list`` after ``detect``.
+    They are not keys the TA wrote, so they are dropped there (and only there).
     """
     out = ""
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif i >= 4 and loc[i - 2] == "args" and loc[i - 4] == "cases" and part in _UNION_TAGS:
-            continue
-        else:
+        elif not _is_union_tag(loc, i):
             out += f".{part}" if out else part
     return out
+
+
+def _is_union_tag(loc: Sequence[int | str], i: int) -> bool:
+    part = loc[i]
+    if part in _HIDDEN_TAGS:
+        return i >= 1 and loc[i - 1] == "detect"
+    if part not in _UNION_TAGS or i < 2:
+        return False
+    return loc[i - 2] == "reference_args" or (
+        loc[i - 2] == "args" and i >= 4 and loc[i - 4] == "cases")
 
 
 def _vocabulary() -> set[str]:
@@ -572,38 +604,42 @@ def _mistake_issues(path: Path, directory: Path, problem: Problem) -> list[SpecI
         issues.append(SpecIssue(path, "structure.points", f"must be less than the problem's "
                                 f"points ({problem.points:g}), which the cases share with it"))
     seen: set[str] = set()
-    variants: set[str] | None = None
     for m, mistake in enumerate(problem.mistakes):
         where = f"mistakes[{m}]"
         if mistake.id in seen:
             issues.append(SpecIssue(path, f"{where}.id", f"duplicate mistake id {mistake.id!r}"))
         seen.add(mistake.id)
-        detect = mistake.detect
-        if detect.output and problem.returns.shape is None:
-            issues.append(SpecIssue(path, f"{where}.detect.output",
-                                    f"'{detect.output}' needs returns.shape (the logical shape "
-                                    f"before flattening, e.g. [num_models, features])"))
-        if detect.variant:
-            if variants is None:
-                variants = _defined_functions(directory / problem.variants)
-            if variants is None:
-                issues.append(SpecIssue(path, f"{where}.detect.variant",
-                                        f"the variants file {problem.variants!r} is missing or "
-                                        f"is not valid Python"))
-                variants = set()
-            elif detect.variant not in variants:
-                issues.append(SpecIssue(path, f"{where}.detect.variant",
-                                        f"no function {detect.variant!r} in {problem.variants}"))
-        for name, value in (detect.reference_args or {}).items():
-            params = {p.name: p for p in problem.parameters}
-            if name not in params:
-                issues.append(SpecIssue(path, f"{where}.detect.reference_args.{name}",
-                                        f"not a parameter of {problem.function}"))
-                continue
-            mismatch = _argument_mismatch(params[name], value)
-            if mismatch:
-                issues.append(SpecIssue(path, f"{where}.detect.reference_args.{name}",
-                                        mismatch))
+        for a, detect in enumerate(mistake.alternatives):
+            at = f"{where}.detect" + (f"[{a}]" if isinstance(mistake.detect, tuple) else "")
+            issues += _detect_issues(path, directory, problem, at, detect)
+    return issues
+
+
+def _detect_issues(path: Path, directory: Path, problem: Problem, where: str,
+                   detect: Detect) -> list[SpecIssue]:
+    issues: list[SpecIssue] = []
+    if detect.output and problem.returns.shape is None:
+        issues.append(SpecIssue(path, f"{where}.output",
+                                f"'{detect.output}' needs returns.shape (the logical shape "
+                                f"before flattening, e.g. [num_models, features])"))
+    if detect.variant:
+        variants = _defined_functions(directory / problem.variants)
+        if variants is None:
+            issues.append(SpecIssue(path, f"{where}.variant",
+                                    f"the variants file {problem.variants!r} is missing or "
+                                    f"is not valid Python"))
+        elif detect.variant not in variants:
+            issues.append(SpecIssue(path, f"{where}.variant",
+                                    f"no function {detect.variant!r} in {problem.variants}"))
+    params = {p.name: p for p in problem.parameters}
+    for name, value in (detect.reference_args or {}).items():
+        if name not in params:
+            issues.append(SpecIssue(path, f"{where}.reference_args.{name}",
+                                    f"not a parameter of {problem.function}"))
+            continue
+        mismatch = _argument_mismatch(params[name], value)
+        if mismatch:
+            issues.append(SpecIssue(path, f"{where}.reference_args.{name}", mismatch))
     return issues
 
 

@@ -9,7 +9,8 @@ not the student's choices), with its arguments as plain data (defaults filled in
 was written, and which earlier lift it wraps, then calls the original unchanged.
 
 An event is plain JSON: ``{"lift": "nn.vmap", "args": {"in_axes": 0, ...},
-"wraps": "nn.scan", "target": "Block", "where": "solution.py:12"}``.
+"wraps": "nn.scan", "target": "Block", "where": "solution.py:12"}``; a lift that returns a
+function also counts how often that function was called (``"calls": 3``).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def plain(value: Any, depth: int = 0) -> Any:
         return {str(k): plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, type):
         return f"<class {value.__qualname__}>"
-    if callable(value):
-        return f"<function {getattr(value, '__qualname__', type(value).__name__)}>"
+    if inspect.isfunction(value) or inspect.ismethod(value) or inspect.isbuiltin(value):
+        return f"<function {value.__qualname__}>"
     if value is Ellipsis:
         return "..."
     return f"<{type(value).__name__}>"
@@ -92,9 +93,24 @@ class Tracer:
             "where": where,
         })
 
-    def remember(self, product: Any, lift: str) -> None:
-        if product is not None:
-            self._products[id(product)] = (product, lift)
+    def remember(self, product: Any, lift: str) -> Any:
+        """Note what a lift returned; a lifted *function* is wrapped to count its calls, so
+        a lift that is written but never used (dead code) does not count as applied."""
+        if product is None:
+            return None
+        if callable(product) and not isinstance(product, type):
+            event = self.events[-1]
+            event["calls"] = 0
+            inner = product
+
+            @functools.wraps(inner)
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                event["calls"] += 1
+                return inner(*args, **kwargs)
+
+            product = counted
+        self._products[id(product)] = (product, lift)
+        return product
 
     def wrap(self, lift: str, original: Callable[..., Any], target_param: str,
              recorded: tuple[str, ...]) -> Callable[..., Any]:
@@ -117,15 +133,11 @@ class Tracer:
 
                 def decorator(fn: Any) -> Any:
                     tracer.record(lift, info, fn, where)
-                    result = real_decorator(fn)
-                    tracer.remember(result, lift)
-                    return result
+                    return tracer.remember(real_decorator(fn), lift)
 
                 return decorator
             tracer.record(lift, info, target, where)
-            result = original(*args, **kwargs)
-            tracer.remember(result, lift)
-            return result
+            return tracer.remember(original(*args, **kwargs), lift)
 
         @functools.wraps(original)
         def recorder(*args: Any, **kwargs: Any) -> Any:

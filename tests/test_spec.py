@@ -130,7 +130,10 @@ def test_all_shipped_problems_load_together() -> None:
         assert problem.reference_path.is_file()
         assert len(problem.constraints) == len(problem.spec.constraints) >= 2
         assert len(problem.spec.cases) == 8
-        assert sum(problem.spec.case_points(i) for i in range(8)) == pytest.approx(10.0)
+        assert problem.spec.structure is not None
+        structure = problem.spec.structure.points
+        assert sum(problem.spec.case_points(i) for i in range(8)) + structure == (
+            pytest.approx(problem.spec.points))
         visibilities = {case.visibility for case in problem.spec.cases}
         assert visibilities == {"visible", "hidden"}
 
