@@ -42,3 +42,6 @@ pathlib.Path(site.getsitepackages()[0], "autograder-source.pth").write_text(sys.
 PY
 "$venv/bin/python" -m autograder warm --problems "$source_dir/problems" \
   --cache "$source_dir/.cache/expected"
+# Student code will run as an unprivileged user that cannot read the problems or the cache.
+"$venv/bin/python" -m autograder harden --problems "$source_dir/problems" \
+  --cache "$source_dir/.cache"

@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import enum
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
+from autograder import isolation
 from autograder.cache import default_cache_dir
 from autograder.engine import GradeOptions, grade, warm_cache
 from autograder.errors import GraderError
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
                                 "~/.cache/flax-lift-autograder/expected)")
     grade_cmd.add_argument("--no-cache", action="store_true",
                            help="compute the expected outputs afresh")
+    _limit_options(grade_cmd)
 
     gs = commands.add_parser(
         "gradescope", help="what run_autograder calls on Gradescope",
@@ -66,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="default: ROOT/source/problems")
     gs.add_argument("--cache", type=Path, default=None,
                     help="default: ROOT/source/.cache/expected (warmed by setup.sh)")
+    gs.add_argument("--time-budget", type=float, default=540.0,
+                    help="seconds for the whole grading, below Gradescope's 10-minute limit "
+                         "(default: %(default)s)")
+    _limit_options(gs)
 
     warm = commands.add_parser(
         "warm", help="precompute the expected outputs (setup.sh runs this)",
@@ -75,9 +83,33 @@ def _parser() -> argparse.ArgumentParser:
     warm.add_argument("--cache", type=Path, default=None,
                       help="default: $AUTOGRADER_CACHE or ~/.cache/flax-lift-autograder/expected")
 
+    harden = commands.add_parser(
+        "harden", help="prepare privilege separation (setup.sh runs this as root)",
+        description="Create the unprivileged student user, make the problems folder and the "
+                    "cache unreadable to it, and let it reach the Python runtime.")
+    harden.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
+    harden.add_argument("--cache", type=Path, default=None)
+
     zip_cmd = commands.add_parser("zip", help="build the Gradescope autograder zip")
     zip_cmd.add_argument("--output", type=Path, default=Path("dist/autograder.zip"))
     return parser
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--memory-limit", type=int, default=None, metavar="MB",
+                        help="memory for student code (default: the container's memory minus "
+                             "the grader's share, at most 3072)")
+    parser.add_argument("--allow-network", action="store_true",
+                        help="let student code use the network (blocked by default)")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="run student code as the grader's user even when root")
+
+
+def _options(args: argparse.Namespace, env: Mapping[str, str]) -> GradeOptions:
+    return GradeOptions(
+        grader_env=env, allow_network=args.allow_network,
+        memory_limit=args.memory_limit * 2**20 if args.memory_limit else None,
+        isolate=False if args.no_isolation else None)
 
 
 def _warm(problems_dir: Path, cache: Path, env: Mapping[str, str], console: Console) -> ExitStatus:
@@ -90,6 +122,22 @@ def _warm(problems_dir: Path, cache: Path, env: Mapping[str, str], console: Cons
     for problem_id, taken in seconds.items():
         console.print(f"{problem_id}: expected outputs ready ({taken:.1f} s)")
     console.print(f"Cache: {cache}", style="dim")
+    return ExitStatus.SUCCESS
+
+
+def _harden(problems_dir: Path, cache: Path | None, console: Console) -> ExitStatus:
+    if os.geteuid() != 0:
+        console.print("harden needs root (it creates a user and changes permissions)")
+        return ExitStatus.FAILURE
+    user = isolation.ensure_student_user()
+    opened = isolation.open_runtime()
+    private = [problems_dir, *([cache] if cache else [])]
+    for path in private:
+        path.mkdir(parents=True, exist_ok=True)
+    isolation.protect(private)
+    console.print(f"Student user {user.name!r} (uid {user.uid}); private: "
+                  f"{', '.join(map(str, private))}"
+                  + (f"; opened for traversal: {', '.join(map(str, opened))}" if opened else ""))
     return ExitStatus.SUCCESS
 
 
@@ -128,11 +176,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.command == "grade":
         out = None if args.quiet else (console or Console())
         cache = None if args.no_cache else (args.cache or default_cache_dir(env))
-        options = GradeOptions(visible_only=args.visible_only, cache_dir=cache, grader_env=env)
+        options = replace(_options(args, env), visible_only=args.visible_only, cache_dir=cache)
         return _grade_to(args.submission, args.problems, args.results, options, out)
     if args.command == "warm":
         return _warm(args.problems, args.cache or default_cache_dir(env), env,
                      console or Console())
+    if args.command == "harden":
+        return _harden(args.problems, args.cache, console or Console())
     if args.command == "zip":
         names = build_zip(DEFAULT_PROBLEMS.parent, args.output)
         (console or Console()).print(f"Wrote {args.output} ({len(names)} files)")
@@ -140,9 +190,21 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     root: Path = args.root
     problems = args.problems or root / "source" / "problems"
     cache = args.cache or root / "source" / ".cache" / "expected"
-    options = GradeOptions(cache_dir=cache, grader_env=env)
-    return _grade_to(root / "submission", problems, root / "results" / "results.json",
-                     options, console or Console(stderr=True))
+    options = replace(_options(args, env), cache_dir=cache, time_budget=args.time_budget)
+    # A backstop for the budget: whatever hangs, results are written before Gradescope's
+    # own limit (which would leave the student with nothing but a zero).
+    previous = signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(int(args.time_budget) + 30)
+    try:
+        return _grade_to(root / "submission", problems, root / "results" / "results.json",
+                         options, console or Console(stderr=True))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _out_of_time(signum: int, frame: object) -> None:
+    raise GraderError("the grader ran past its overall time budget and was stopped")
 
 
 def run() -> None:

@@ -33,7 +33,15 @@ from autograder.diagnose import (
 from autograder.errors import GraderError, WorkerError
 from autograder.feedback import Feedback
 from autograder.inputs import case_arguments, describe_call, materialize
-from autograder.sandbox import Failure, Reply, WorkerProcess, WorkerSpec, worker_environment
+from autograder.isolation import choose, default_memory_limit, hand_over, protect
+from autograder.sandbox import (
+    Failure,
+    Limits,
+    Reply,
+    WorkerProcess,
+    WorkerSpec,
+    worker_environment,
+)
 from autograder.spec import LoadedProblem
 from autograder.submission import SourceFile, Submission, scan_submission, stage
 
@@ -46,6 +54,14 @@ class GradeOptions:
     grader_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     #: After this many time-outs on one problem, its remaining cases are not attempted.
     max_timeouts: int = 2
+    #: Run student code as a dedicated user: None decides (yes when root), False never.
+    isolate: bool | None = None
+    #: Resident memory allowed to a student worker; None derives it from the container.
+    memory_limit: int | None = None
+    #: Let student code reach the network (blocked by default).
+    allow_network: bool = False
+    #: Seconds for the whole grading, kept below the platform's limit; None is unlimited.
+    time_budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,15 @@ class Report:
         return sum(p.max_points for p in self.problems)
 
 
+class BudgetExceeded(GraderError):
+    """The overall time budget ran out before every problem was graded."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__("the overall time budget ran out before every problem was graded "
+                         f"({time.monotonic() - deadline:+.0f} s past it); the problems "
+                         "graded before are kept")
+
+
 class References:
     """Outputs of trusted code (the reference and the mistake variants) on a problem's cases:
     from the cache, or computed in a trusted worker that is started only when needed."""
@@ -120,18 +145,25 @@ class References:
         self._spec = spec
         self._cache = cache
         self._worker: WorkerProcess | None = None
+        self._info: Mapping[str, Any] = {}
         self._memo: dict[tuple[Path, Source], dict[int, np.ndarray | None]] = {}
 
     def __enter__(self) -> References:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Stop the trusted worker (a later request starts a new one)."""
         if self._worker is not None:
+            self._info = self._worker.info
             self._worker.stop()
+            self._worker = None
 
     @property
     def info(self) -> Mapping[str, Any]:
-        return self._worker.info if self._worker is not None else {}
+        return self._worker.info if self._worker is not None else self._info
 
     def expected(self, problem: LoadedProblem) -> dict[int, np.ndarray]:
         """The reference output of every case of ``problem``."""
@@ -235,6 +267,8 @@ class _StudentFunction:
                                      "trace": True},
                                     timeout=limit)
         if isinstance(reply, Failure):
+            if reply.kind == "memory":
+                return feedback.memory_limit(None, self.memory_limit)
             return (feedback.import_timeout(limit) if reply.kind == "timeout"
                     else feedback.import_crashed(reply.seconds, reply.signal_name))
         for cell in reply.get("cell_errors", []):
@@ -253,12 +287,19 @@ class _StudentFunction:
             case _:
                 return feedback.missing_function(function, [self.source.relative])
 
-    def call(self, index: int) -> tuple[Reply, float]:
+    @property
+    def memory_limit(self) -> int | None:
+        return self.spec.limits.memory if self.spec.limits is not None else None
+
+    def call(self, index: int, deadline: float) -> tuple[Reply, float]:
         assert self.worker is not None
         args = [protocol.encode_value(v) for v in case_arguments(self.problem, index)]
         start = time.monotonic()
+        limit = self.problem.spec.time_limit_for(index)
+        if deadline - start < limit:
+            raise BudgetExceeded(deadline)
         reply = self.worker.request({"op": "call", "function": self.problem.spec.function,
-                                     "args": args}, timeout=self.problem.spec.time_limit_for(index))
+                                     "args": args}, timeout=limit)
         return reply, time.monotonic() - start
 
     def close(self) -> None:
@@ -270,13 +311,15 @@ class _StudentFunction:
             self.worker = None
 
 
-def _judge(problem: LoadedProblem, index: int, reply: Reply,
-           expected: np.ndarray) -> CaseRun:
+def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarray,
+           memory_limit: int | None) -> CaseRun:
     """The generic verdict on one call, with the evidence the diagnosis needs."""
     function = problem.spec.function
     if isinstance(reply, Failure):
         if reply.kind == "timeout":
             return CaseRun(index, feedback.timeout(function, problem.spec.time_limit_for(index)))
+        if reply.kind == "memory":
+            return CaseRun(index, feedback.memory_limit(function, memory_limit))
         return CaseRun(index, feedback.crashed(function, reply.seconds, reply.signal_name,
                                                reply.exit_code))
     trace = tuple(reply.get("trace") or ())
@@ -298,7 +341,7 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply,
 
 
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: References,
-                   spec: WorkerSpec, options: GradeOptions) -> ProblemResult:
+                   spec: WorkerSpec, options: GradeOptions, deadline: float) -> ProblemResult:
     indices = [i for i, case in enumerate(problem.spec.cases)
                if not options.visible_only or case.visibility == "visible"]
 
@@ -328,13 +371,15 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         return ProblemResult(problem, tuple(result(i, fb) for i in indices),
                              structure=structure_result(fb))
 
+    # Expected outputs first (from the cache, normally), and no trusted worker left running
+    # beside the student's, so the student's memory limit can be most of the container's.
+    expected = references.expected(problem)
+    references.release()
     student = _StudentFunction(problem, source, submission.root, spec)
     runs: list[CaseRun] = []
     seconds: dict[int, float] = {}
     try:
         load_failure = first_failure = student.load()
-        # The reference is only needed once there is a student function to compare.
-        expected = references.expected(problem) if load_failure is None else {}
         timeouts = 0
         for index in indices:
             if load_failure is not None:
@@ -343,8 +388,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
             if timeouts >= options.max_timeouts:
                 runs.append(CaseRun(index, feedback.skipped_after_timeouts(function, timeouts)))
                 continue
-            reply, seconds[index] = student.call(index)
-            runs.append(_judge(problem, index, reply, expected[index]))
+            reply, seconds[index] = student.call(index, deadline)
+            runs.append(_judge(problem, index, reply, expected[index], student.memory_limit))
             if isinstance(reply, Failure):
                 timeouts += reply.kind == "timeout"
                 load_failure = student.load()
@@ -374,22 +419,34 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         staged = stage(submission, workspace / "submission")
         home = workspace / "home"
         home.mkdir()
+        isolation = choose(options.isolate)
+        if isolation.user is not None:
+            protect([p.directory for p in problems]
+                    + ([options.cache_dir] if options.cache_dir else []))
+            hand_over(workspace, [staged.root, home], isolation.user)
         env = worker_environment(options.grader_env, home)
-        student_spec = WorkerSpec(env=env, cwd=staged.root)
+        limits = Limits(memory=options.memory_limit or default_memory_limit(),
+                        network=options.allow_network)
+        student_spec = WorkerSpec(env=env, cwd=staged.root, limits=limits, user=isolation.user)
         reference_spec = WorkerSpec(env=env, cwd=workspace)
         results = []
         fault = None
         cache = ExpectedCache(options.cache_dir)
+        deadline = start + (options.time_budget or float("inf"))
         with References(reference_spec, cache) as references:
             for problem in problems:
                 try:
+                    if time.monotonic() >= deadline:
+                        raise BudgetExceeded(deadline)
                     results.append(_grade_problem(problem, staged, references, student_spec,
-                                                  options))
+                                                  options, deadline))
                 except GraderError:
                     fault = traceback.format_exc()
                     break
             environments = [p.environment for p in results if p.environment]
             environment = dict(environments[0] if environments else references.info)
+    environment["isolation"] = isolation.note
+    environment["memory_limit_mb"] = round(limits.memory / 2**20) if limits.memory else None
     return Report(tuple(results), environment, time.monotonic() - start, fault)
 
 

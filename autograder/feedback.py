@@ -121,6 +121,14 @@ def wrong_signature(function: str, expected: Sequence[str], error: dict[str, Any
 
 def runtime_error(function: str, error: dict[str, Any]) -> Feedback:
     exc_type = error.get("exc_type", "Exception")
+    if exc_type == "NetworkBlockedError" or "network access is blocked" in error.get("message",
+                                                                                      ""):
+        return Feedback(
+            "network-blocked",
+            f"Your `{function}` tried to use the network, which the grader blocks for "
+            f"submitted code: nothing can be downloaded while grading. Put everything your "
+            f"code needs in your submission (and remove `pip install` or download calls).",
+            _code(error.get("traceback", "")))
     message = error.get("message", "").strip().splitlines()
     first = message[0].rstrip(":") if message else ""
     return Feedback(
@@ -139,15 +147,20 @@ def timeout(function: str, limit: float) -> Feedback:
     )
 
 
-def crashed(function: str, seconds: float, signal_name: str | None, exit_code: int | None,
-            memory_limit: bool = False) -> Feedback:
-    if memory_limit:
-        return Feedback(
-            "memory-limit",
-            f"Your `{function}` used more memory than the grader allows and was stopped after "
-            f"{seconds:.1f} s. Check the sizes of the arrays you create: an ensemble or batch "
-            f"axis should be the size the inputs ask for.",
-        )
+def memory_limit(function: str | None, limit: int | None) -> Feedback:
+    what = f"Your `{function}`" if function else "Importing your file"
+    allowed = f" ({limit / 2**20:.0f} MB)" if limit else ""
+    return Feedback(
+        "memory-limit",
+        f"{what} used more memory than the grader allows{allowed} and was stopped (memory "
+        f"limit exceeded). Check the sizes of the arrays you create: an ensemble or batch "
+        f"axis should be the size the inputs ask for. Your other functions are graded as "
+        f"usual.",
+    )
+
+
+def crashed(function: str, seconds: float, signal_name: str | None,
+            exit_code: int | None) -> Feedback:
     how = f"was killed by {signal_name}" if signal_name else f"exited with code {exit_code}"
     return Feedback(
         "runtime-error",

@@ -35,6 +35,8 @@ def print_report(report: Report, console: Console, details: bool = True) -> None
     env = environment_lines(report.environment)
     if env:
         console.print(env, style="dim")
+    if report.environment.get("isolation"):
+        console.print(str(report.environment["isolation"]), style="dim", markup=False)
     if report.fault:
         console.print("[bold red]The grader failed; results hold what was graded before:[/]")
         console.print(report.fault, markup=False)

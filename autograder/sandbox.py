@@ -10,6 +10,7 @@ a :class:`Failure` value for the caller to turn into feedback.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from autograder import protocol
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 #: Environment variables passed from the grader to workers when set (JAX/XLA configuration).
 PASSED_THROUGH = ("JAX_PLATFORMS", "XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION",
@@ -45,21 +48,50 @@ def worker_environment(grader_env: Mapping[str, str], home: Path) -> dict[str, s
 
 
 @dataclass(frozen=True)
+class StudentUser:
+    """The unprivileged account student code runs as when the grader is root."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a student worker may use. ``memory`` is resident memory of all its processes."""
+
+    memory: int | None = None
+    nproc: int = 512  # threads count too, and XLA starts a few dozen
+    nofile: int = 1024
+    fsize: int = 256 * 1024 * 1024
+    network: bool = False
+
+    def jail(self, user: StudentUser | None) -> dict[str, Any]:
+        settings: dict[str, Any] = {"network": self.network, "nofile": self.nofile,
+                                    "fsize": self.fsize}
+        if user is not None:
+            settings.update(uid=user.uid, gid=user.gid, nproc=self.nproc)
+        return settings
+
+
+@dataclass(frozen=True)
 class WorkerSpec:
-    """How to start a worker."""
+    """How to start a worker. A worker without ``limits`` is trusted (the reference's)."""
 
     env: Mapping[str, str]
     cwd: Path
     python: str = sys.executable
     startup_timeout: float = 180.0
     output_limit: int = 64 * 1024
+    limits: Limits | None = None
+    user: StudentUser | None = None
 
 
 @dataclass(frozen=True)
 class Failure:
     """A request that got no usable answer."""
 
-    kind: Literal["timeout", "crashed", "protocol"]
+    kind: Literal["timeout", "crashed", "protocol", "memory"]
     seconds: float
     exit_code: int | None = None
     detail: str = ""
@@ -109,6 +141,11 @@ class WorkerProcess:
         self._reader: protocol.LineReader | None = None
         self._thread: threading.Thread | None = None
         self._dead: Failure | None = None
+        #: Set when the worker was killed for using more memory than its limit.
+        self.memory_exceeded = False
+        #: The largest resident memory of the worker's processes seen, in bytes.
+        self.peak_rss = 0
+        self._watching = threading.Event()
 
     def __enter__(self) -> WorkerProcess:
         return self
@@ -123,9 +160,12 @@ class WorkerProcess:
     def start(self) -> Reply:
         """Spawn the worker and wait for its ``ready`` message (JAX imported)."""
         read_fd, write_fd = os.pipe()
+        command = [self.spec.python, "-I", "-m", "autograder.worker", "--reply-fd", str(write_fd)]
+        if self.spec.limits is not None:
+            command += ["--jail", json.dumps(self.spec.limits.jail(self.spec.user))]
         try:
             self._process = subprocess.Popen(
-                [self.spec.python, "-I", "-m", "autograder.worker", "--reply-fd", str(write_fd)],
+                command,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,), cwd=self.spec.cwd, env=dict(self.spec.env),
                 start_new_session=True, close_fds=True,
@@ -137,6 +177,8 @@ class WorkerProcess:
         self._thread = threading.Thread(target=self.capture.pump,
                                         args=(self._process.stdout,), daemon=True)
         self._thread.start()
+        self._watching.set()
+        threading.Thread(target=self._watch_memory, daemon=True).start()
         reply = self._receive(time.monotonic(), self.spec.startup_timeout)
         if isinstance(reply, dict):
             self.info = reply
@@ -168,16 +210,74 @@ class WorkerProcess:
     def _fail(self, kind: Literal["timeout", "crashed", "protocol"], start: float,
               detail: str = "") -> Failure:
         exit_code = self._kill()
-        self._dead = Failure(kind, time.monotonic() - start, exit_code, detail)
+        seconds = time.monotonic() - start
+        if self.memory_exceeded:  # the watchdog killed it: say why
+            self._dead = Failure("memory", seconds, exit_code, detail)
+        else:
+            self._dead = Failure(kind, seconds, exit_code, detail)
         return self._dead
 
+    def _processes(self) -> list[int]:
+        """Every live process of this worker: its session, and whatever runs as its user."""
+        assert self._process is not None
+        found = []
+        uid = self.spec.user.uid if self.spec.user is not None else None
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if uid is not None and entry.stat().st_uid == uid:
+                    found.append(int(entry.name))
+                    continue
+                with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+                if int(fields[3]) == self._process.pid:  # the session id
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
+    def _rss(self, pids: list[int]) -> int:
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as handle:
+                    total += int(handle.read().split()[1]) * _PAGE
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
+    def _watch_memory(self) -> None:
+        """Sample the resident memory of the worker's processes; kill them over the limit."""
+        limit = self.spec.limits.memory if self.spec.limits is not None else None
+        process = self._process
+        while process is not None and process.poll() is None and self._watching.is_set():
+            rss = self._rss(self._processes())
+            self.peak_rss = max(self.peak_rss, rss)
+            if limit is not None and rss > limit:
+                self.memory_exceeded = True
+                self._kill()
+                return
+            time.sleep(0.03)
+
     def _kill(self) -> int | None:
+        """Kill the worker's process group and, for a dedicated user, every process it has
+        (a daemon that left the session with setsid included)."""
         process = self._process
         if process is None:
             return None
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+        if self.spec.user is not None:
+            for _ in range(10):  # a fork bomb may still be forking: repeat until none is left
+                pids = [p for p in self._processes() if p != os.getpid()]
+                if not pids:
+                    break
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.01)
         try:
             return process.wait(timeout=30)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
@@ -187,6 +287,7 @@ class WorkerProcess:
         """Kill the worker's whole process group and collect what it printed."""
         if self._process is None:
             return
+        self._watching.clear()
         if self._process.stdin is not None:
             with contextlib.suppress(OSError):
                 self._process.stdin.close()

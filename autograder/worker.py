@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import json
 import linecache
 import os
 import sys
@@ -29,7 +30,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from autograder import protocol
+from autograder import jail, protocol
 from autograder.notebook import NotebookError, read_cells
 
 TRACEBACK_LIMIT = 6000
@@ -271,7 +272,12 @@ def _signature(fn: Callable[..., Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder.worker")
     parser.add_argument("--reply-fd", type=int, required=True)
+    parser.add_argument("--jail", default="{}", help="JSON settings for autograder.jail")
     options = parser.parse_args(argv)
+    settings = json.loads(options.jail)
+    applied = jail.apply(settings)  # before anything of the student's can run
+    if not settings.get("network", True):
+        jail.install_network_guard()
 
     requests = os.fdopen(os.dup(0), "rb")
     null = os.open(os.devnull, os.O_RDONLY)
@@ -280,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     replies = os.fdopen(options.reply_fd, "wb")
 
     worker = Worker(replies)
-    protocol.send(replies, worker.hello())
+    protocol.send(replies, {**worker.hello(), "jail": applied})
     for line in requests:
         try:
             request = protocol.parse(line)

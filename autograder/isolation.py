@@ -1,0 +1,145 @@
+"""Setting up isolation on the trusted side: the student user, file permissions, limits.
+
+When the grader runs as root (as on Gradescope), student code runs as a dedicated
+unprivileged user that cannot read the problems folder (references, mistake variants,
+hidden cases, specs) or the expected-output cache, and cannot write the results or the
+grader's code. Not root (a student's laptop), it runs as the same user, and the grader says
+so once. Memory is limited by default to what the container leaves (its cgroup limit, or the
+machine's memory) minus the grader's own share.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import resource
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.sandbox import StudentUser
+
+STUDENT_USER = "autograder-student"
+#: What the grader keeps for itself (its own process, without JAX) out of the container.
+GRADER_RESERVE = 160 * 1024 * 1024
+#: A ceiling on the default: no exercise of this course needs more.
+DEFAULT_CAP = 3 * 1024 * 1024 * 1024
+_UNLIMITED = 1 << 60
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How student code is isolated on this run, and how to say it."""
+
+    user: StudentUser | None
+    note: str  # one line for the report; mentions when isolation is reduced
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        text = Path(path).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def container_memory() -> int:
+    """The memory this container may use: its cgroup limit, else the machine's memory."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        value = _read_int(path)
+        if value is not None and value < _UNLIMITED:
+            return value
+    pages = os.sysconf("SC_PHYS_PAGES")
+    return int(pages * os.sysconf("SC_PAGE_SIZE"))
+
+
+def default_memory_limit() -> int:
+    """The container's memory minus the grader's share, at most ``DEFAULT_CAP``."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return max(256 * 1024 * 1024, min(DEFAULT_CAP, container_memory() - own - GRADER_RESERVE))
+
+
+def ensure_student_user(name: str = STUDENT_USER) -> StudentUser:
+    """The student account, created (system account, no home, no shell) if missing."""
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        subprocess.run([useradd, "--system", "--user-group", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", name], check=True,
+                       capture_output=True)
+        entry = pwd.getpwnam(name)
+    if entry.pw_uid == 0:
+        raise RuntimeError(f"the student user {name!r} must not be root")
+    return StudentUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def runtime_paths() -> list[Path]:
+    """What a worker must read: the interpreter, its standard library, the installed
+    packages (jax, flax, numpy) and the grader's own package."""
+    import numpy
+
+    here = Path(__file__).resolve().parent
+    return [Path(os.path.realpath(sys.executable)), Path(os.__file__).resolve().parent,
+            Path(numpy.__file__).resolve().parent.parent, here]
+
+
+def private_directory(path: Path) -> Path | None:
+    """The first directory on the way to ``path`` that other users cannot enter."""
+    for directory in [*reversed(path.parents), path] if path.is_dir() else reversed(path.parents):
+        if not directory.stat().st_mode & 0o001:
+            return directory
+    return None
+
+
+def open_runtime() -> list[Path]:
+    """Let other users traverse (not list) the directories leading to the runtime; the
+    directories changed. For machines where Python lives under a private home (pyenv in
+    /root); Gradescope's image needs nothing."""
+    changed = []
+    for path in runtime_paths():
+        while (blocked := private_directory(path)) is not None:
+            blocked.chmod(blocked.stat().st_mode | 0o001)
+            changed.append(blocked)
+    return changed
+
+
+def choose(enabled: bool | None = None) -> Isolation:
+    """A dedicated user when root (unless disabled), else the same user, said once."""
+    if enabled is False:
+        return Isolation(None, "Student code runs as the grader's own user (isolation off).")
+    if os.geteuid() != 0:
+        return Isolation(None, "Not running as root, so student code runs as your own user: "
+                               "isolation is reduced (fine for checking your own code).")
+    blocked = [d for d in map(private_directory, runtime_paths()) if d is not None]
+    if blocked:
+        return Isolation(None, f"The student user could not read the Python installation "
+                               f"({blocked[0]} is private), so student code runs as root: "
+                               f"isolation is reduced. Fix: chmod o+x {blocked[0]}")
+    try:
+        user = ensure_student_user()
+    except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
+        return Isolation(None, f"Could not set up the student user ({exc}): student code "
+                               f"runs as root, isolation is reduced.")
+    return Isolation(user, f"Student code runs as the unprivileged user {user.name!r}.")
+
+
+def protect(paths: Iterable[Path]) -> None:
+    """Make ``paths`` (problem folders, caches) unreadable by other users."""
+    for path in paths:
+        if path.exists():
+            mode = path.stat().st_mode & 0o7777
+            if mode & 0o077:
+                path.chmod(mode & ~0o077)
+
+
+def hand_over(workspace: Path, owned: Iterable[Path], user: StudentUser) -> None:
+    """Let the student user into ``workspace`` (traverse only) and give it ``owned``."""
+    workspace.chmod(0o711)
+    for top in owned:
+        for path in [top, *top.rglob("*")]:
+            os.chown(path, user.uid, user.gid, follow_symlinks=False)
+        top.chmod(0o700)
