@@ -24,8 +24,6 @@ from typing import Any, Literal
 
 from autograder import protocol
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
 #: Environment variables passed from the grader to workers when set (JAX/XLA configuration).
 PASSED_THROUGH = ("JAX_PLATFORMS", "XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION",
                   "JAX_COMPILATION_CACHE_DIR", "TMPDIR")
@@ -58,7 +56,8 @@ class StudentUser:
 
 @dataclass(frozen=True)
 class Limits:
-    """What a student worker may use. ``memory`` is resident memory of all its processes."""
+    """What a student worker may use. ``memory`` is the memory of all its processes
+    (proportional set size: shared pages split between the processes sharing them)."""
 
     memory: int | None = None
     nproc: int = 512  # threads count too, and XLA starts a few dozen
@@ -238,11 +237,16 @@ class WorkerProcess:
         return found
 
     def _rss(self, pids: list[int]) -> int:
+        """Memory used by ``pids``, shared pages split between their users (PSS), so forked
+        children are not counted again for the pages they share with their parent."""
         total = 0
         for pid in pids:
             try:
-                with open(f"/proc/{pid}/statm", "rb") as handle:
-                    total += int(handle.read().split()[1]) * _PAGE
+                with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+                    for line in handle:
+                        if line.startswith(b"Pss:"):
+                            total += int(line.split()[1]) * 1024
+                            break
             except (OSError, ValueError, IndexError):
                 continue
         return total

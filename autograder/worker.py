@@ -15,7 +15,9 @@ Requests::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import inspect
 import json
 import linecache
@@ -285,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     os.close(null)
     replies = os.fdopen(options.reply_fd, "wb")
 
+    # -I ignores PYTHONUNBUFFERED: make what the code prints reach the grader before a reply
+    # (and before a kill), in the order it was printed.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     worker = Worker(replies)
     protocol.send(replies, {**worker.hello(), "jail": applied})
     for line in requests:
@@ -293,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             reply = worker.handle(request)
         except Exception as exc:  # a bug in the worker itself: report it, keep serving
             reply = _error("worker-error", exc)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # the student may have closed or replaced it
+                stream.flush()
         protocol.send(replies, reply)
     return 0
 
