@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.package import build_zip
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, write_files
 
 
 def _run(command: list[str], root: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -51,6 +51,10 @@ def test_the_zip_installs_and_grades_like_gradescope(
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
     assert results["score"] == 40
+    assert len(results["tests"]) == 4 * 9
+    if os.geteuid() == 0:  # as on Gradescope: setup.sh prepared the unprivileged user
+        assert results["extra_data"]["environment"]["isolation"] == (
+            "Student code runs as the unprivileged user 'autograder-student'.")
     assert all(t["status"] == "passed" for t in results["tests"])
 
     shutil.rmtree(root / "submission")
@@ -59,7 +63,45 @@ def test_the_zip_installs_and_grades_like_gradescope(
     assert graded.returncode == 0, graded.stdout + graded.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
-    assert results["score"] == 0 and len(results["tests"]) == 32
+    # Only the composed-lifts structure test passes: its lifts are right, its return is not.
+    assert results["score"] == 2 and len(results["tests"]) == 4 * 9
+
+    # A hostile submission: forge the results, hunt the references, rewrite the grader.
+    shutil.rmtree(root / "submission")
+    write_files(root / "submission", {"hack.py": FORGER.format(root=root)})
+    before = (root / "source" / "run_autograder").read_bytes()
+    graded = _run([str(root / "source" / "run_autograder")], root, root)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    assert results["score"] == 0
+    assert (root / "source" / "run_autograder").read_bytes() == before
+    printed = next(t["output"] for t in results["tests"] if "Your code printed" in t["output"])
+    assert "stolen" not in printed and "forged" not in printed and "appended" not in printed
+
+
+FORGER = '''
+import glob, json
+
+ROOT = "{root}"
+
+
+def vmap_over_batch(seed, x_batch, features):
+    for path in glob.glob(ROOT + "/source/problems/*/reference.py") + [
+            ROOT + "/source/problems/vmap_over_batch/reference.py"]:
+        try:
+            print("stolen", len(open(path).read()))
+        except OSError as exc:
+            print("no reference:", type(exc).__name__)
+    for path in (ROOT + "/results/results.json", ROOT + "/source/run_autograder"):
+        try:
+            with open(path, "a") as handle:
+                handle.write(json.dumps({{"score": 100}}))
+            print("forged", path)
+        except OSError as exc:
+            print("no write:", type(exc).__name__)
+    return x_batch.reshape(-1)
+'''
 
 
 def test_run_autograder_writes_valid_results_when_the_install_is_broken(
