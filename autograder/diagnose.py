@@ -72,6 +72,7 @@ class CaseRun:
     returned: str | None = None
     error: Mapping[str, Any] | None = None  # a runtime error's kind, type, message
     trace: tuple[Event, ...] | None = None  # None: the function did not run
+    printed: str = ""  # what the code printed during this call
 
 
 # -- the lift trace ------------------------------------------------------------------------

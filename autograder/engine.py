@@ -75,6 +75,9 @@ class CaseResult:
     seconds: float | None = None
     #: Share of the points kept although the case failed (a mistake declared with credit).
     credit: float = 0.0
+    #: What the student's code printed during this case (shown only in this case's test,
+    #: so a hidden case's inputs cannot leak into a visible test).
+    printed: str = ""
 
     @property
     def passed(self) -> bool:
@@ -89,12 +92,19 @@ class CaseResult:
 class ProblemResult:
     problem: LoadedProblem
     cases: tuple[CaseResult, ...]
-    printed: str = ""
+    #: What the student's code printed when its file was imported (no case inputs in it).
+    printed_at_import: str = ""
     notes: tuple[str, ...] = ()
     #: The student worker's ``ready`` message: versions and backend it ran on.
     environment: Mapping[str, Any] = field(default_factory=dict)
     #: The structure test (the lifted transforms applied), when the spec declares one.
     structure: CaseResult | None = None
+
+    @property
+    def printed(self) -> str:
+        """Everything the student's code printed, import first (for TAs and tests)."""
+        return "\n".join(t for t in (self.printed_at_import, *(c.printed for c in self.cases))
+                         if t)
 
     @property
     def tests(self) -> tuple[CaseResult, ...]:
@@ -271,6 +281,8 @@ class _StudentFunction:
                 return feedback.memory_limit(None, self.memory_limit)
             return (feedback.import_timeout(limit) if reply.kind == "timeout"
                     else feedback.import_crashed(reply.seconds, reply.signal_name))
+        if reply.get("printed"):
+            self.printed.append(str(reply["printed"]))
         for cell in reply.get("cell_errors", []):
             self.notes.append(f"Cell {cell['cell']} of `{self.source.relative}` raised "
                               f"`{cell['exc_type']}`: {cell['message']}")
@@ -305,9 +317,6 @@ class _StudentFunction:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
-            text = self.worker.capture.text().strip()
-            if text:
-                self.printed.append(text)
             self.worker = None
 
 
@@ -323,21 +332,23 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
         return CaseRun(index, feedback.crashed(function, reply.seconds, reply.signal_name,
                                                reply.exit_code))
     trace = tuple(reply.get("trace") or ())
+    printed = str(reply.get("printed", ""))
     if not reply.get("ok"):
         error = reply["error"]
         if error["kind"] == "wrong-signature":
             return CaseRun(index, feedback.wrong_signature(function, problem.spec.parameter_names,
                                                            error))
-        return CaseRun(index, feedback.runtime_error(function, error), error=error, trace=trace)
+        return CaseRun(index, feedback.runtime_error(function, error), error=error, trace=trace,
+                       printed=printed)
     if reply.get("too_large"):
         return CaseRun(index, feedback.output_too_large(function, int(reply["too_large"])),
-                       trace=trace)
+                       trace=trace, printed=printed)
     got = None if reply.get("output") is None else protocol.decode_array(reply["output"])
     returned = str(reply.get("returned", "?"))
     mismatch = compare(got, returned, expected, problem.spec.tolerance_for(index),
                        problem.spec.returns.dtype)
     verdict = None if mismatch is None else Feedback.from_mismatch(mismatch)
-    return CaseRun(index, verdict, got, returned, trace=trace)
+    return CaseRun(index, verdict, got, returned, trace=trace, printed=printed)
 
 
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: References,
@@ -346,11 +357,11 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
                if not options.visible_only or case.visibility == "visible"]
 
     def result(index: int, fb: Feedback | None, seconds: float | None = None,
-               credit: float = 0.0) -> CaseResult:
+               credit: float = 0.0, printed: str = "") -> CaseResult:
         spec = problem.spec
         return CaseResult(index, spec.case_label(index), spec.cases[index].visibility,
                           describe_call(problem, index), spec.case_points(index), fb, seconds,
-                          credit)
+                          credit, printed)
 
     def structure_result(fb: Feedback | None) -> CaseResult | None:
         structure = problem.spec.structure
@@ -400,7 +411,7 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     cases = []
     for run in runs:
         explained, credit = diagnoser.explain(run)
-        cases.append(result(run.index, explained, seconds.get(run.index), credit))
+        cases.append(result(run.index, explained, seconds.get(run.index), credit, run.printed))
     structure = None
     if problem.spec.structure is not None:
         structure = structure_result(check_structure(problem, runs, first_failure))

@@ -58,10 +58,13 @@ def case_output(problem: ProblemResult, case: CaseResult) -> str:
         lines.append(case.feedback.render())
     if problem.notes and not case.passed:
         lines += ["", "Notes from running your notebook:", *[f"- {n}" for n in problem.notes]]
-    if problem.printed and not case.passed and case.index == problem.cases[0].index:
-        shown = problem.printed[:PRINTED_SHOWN]
-        more = "\n[...]" if len(problem.printed) > PRINTED_SHOWN else ""
-        lines += ["", "Your code printed:", "```", shown + more, "```"]
+    first = case.index == problem.cases[0].index
+    for label, text in (("Your file printed when it was imported:",
+                         problem.printed_at_import if first else ""),
+                        ("Your code printed:", case.printed)):
+        if text and not case.passed:
+            more = "\n[...]" if len(text) > PRINTED_SHOWN else ""
+            lines += ["", label, "```", text[:PRINTED_SHOWN] + more, "```"]
     return _clip("\n".join(lines))
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import io
 import inspect
+import io
 import json
 import linecache
 import os
@@ -62,6 +62,30 @@ def _format_exception(exc: BaseException) -> str:
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]
     return text
+
+
+class _Printed(io.StringIO):
+    """What the code under test prints during one request, kept up to a limit."""
+
+    LIMIT = 8192
+
+    def write(self, text: str) -> int:
+        room = self.LIMIT - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        self.dropped = getattr(self, "dropped", 0) + max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def text(self) -> str:
+        dropped = getattr(self, "dropped", 0)
+        return self.getvalue() + (f"\n[... {dropped} more characters]" if dropped else "")
+
+
+@contextlib.contextmanager
+def _printing_into(buffer: _Printed) -> Any:
+    """Print into ``buffer`` (and, for a crash, still to the real streams' pipe)."""
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        yield buffer
 
 
 def _error(kind: str, exc: BaseException | None = None, **extra: Any) -> dict[str, Any]:
@@ -148,12 +172,17 @@ class Worker:
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
-        if op == "load":
-            return self.load(request["function"], Path(request["file"]), Path(request["root"]),
-                             bool(request.get("trace")))
-        if op == "call":
-            return self.call(request["function"], request["args"])
-        return _error("protocol", message=f"unknown op {op!r}")
+        printed = _Printed()
+        with _printing_into(printed):
+            if op == "load":
+                reply = self.load(request["function"], Path(request["file"]),
+                                  Path(request["root"]), bool(request.get("trace")))
+            elif op == "call":
+                reply = self.call(request["function"], request["args"])
+            else:
+                reply = _error("protocol", message=f"unknown op {op!r}")
+        reply["printed"] = printed.text()
+        return reply
 
     def load(self, function: str, file: Path, root: Path, traced: bool) -> dict[str, Any]:
         if str(root) not in sys.path:

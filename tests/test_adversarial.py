@@ -228,8 +228,8 @@ def test_a_segfault_is_named(grade_files: GradeFiles) -> None:
 def test_huge_output_is_truncated_not_stored(grade_files: GradeFiles) -> None:
     hostile, _ = graded(grade_files, attack("print('x' * 50_000_000)"))
     assert hostile.points == 5.0
-    assert len(hostile.printed) < 70_000
-    assert "more bytes of output not kept" in hostile.printed
+    assert len(hostile.printed) < 3 * 9_000  # 8192 characters kept per case
+    assert "more characters]" in hostile.printed
 
 
 def test_monkeypatched_numpy_builtins_and_jax_config_stay_in_their_problem(

@@ -265,3 +265,21 @@ def test_os_exit_at_import_is_reported_as_a_crash(grade_files: GradeFiles) -> No
     assert ids(result) == ["import-error"] * 8
     assert first_summary(result).startswith(
         "The Python process importing your file exited after")
+
+
+def test_what_a_hidden_case_prints_stays_in_its_hidden_test(grade_files: GradeFiles) -> None:
+    from autograder.results import build_results
+
+    source = ("print('importing')\n\ndef vmap_over_batch(seed, x_batch, features):\n"
+              "    print('shape seen:', tuple(x_batch.shape))\n    raise ValueError('nope')\n")
+    results = build_results(grade_files({"solution.py": source}, "vmap_over_batch"))
+    outputs = {t["name"]: (t["visibility"], t["output"]) for t in results["tests"]}
+    first_visibility, first = outputs["vmap_over_batch: case 1 (batch of four)"]
+    assert "Your file printed when it was imported:\n```\nimporting\n" in first
+    assert "Your code printed:\n```\nshape seen: (4, 3)\n" in first
+    hidden_shapes = ["(1, 4)", "(3, 1)", "(6, 2)", "(7, 3)", "(2, 8)"]
+    for visibility, output in outputs.values():
+        if visibility == "visible":
+            assert not any(shape in output for shape in hidden_shapes)
+    _, hidden = outputs["vmap_over_batch: case 4 (a batch of one)"]
+    assert "shape seen: (1, 4)" in hidden
