@@ -274,7 +274,8 @@ def test_what_a_hidden_case_prints_stays_in_its_hidden_test(grade_files: GradeFi
               "    print('shape seen:', tuple(x_batch.shape))\n    raise ValueError('nope')\n")
     results = build_results(grade_files({"solution.py": source}, "vmap_over_batch"))
     outputs = {t["name"]: (t["visibility"], t["output"]) for t in results["tests"]}
-    first_visibility, first = outputs["vmap_over_batch: case 1 (batch of four)"]
+    visibility, first = outputs["vmap_over_batch: case 1 (batch of four)"]
+    assert visibility == "visible"
     assert "Your file printed when it was imported:\n```\nimporting\n" in first
     assert "Your code printed:\n```\nshape seen: (4, 3)\n" in first
     hidden_shapes = ["(1, 4)", "(3, 1)", "(6, 2)", "(7, 3)", "(2, 8)"]
