@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo zip clean
+.PHONY: install test lint demo zip bench clean
 
 install: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): requirements-dev.lock pyproject.toml
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check autograder tests problems examples
+	$(BIN)/ruff check autograder tests problems examples tools
 	$(BIN)/mypy
 
 test: lint
@@ -31,6 +31,10 @@ demo: install
 	$(BIN)/python -m autograder grade examples/correct --results demo-results/correct.json
 	$(BIN)/python -m autograder grade examples/classic-mistakes \
 		--results demo-results/classic-mistakes.json
+
+bench: install
+	$(BIN)/python tools/bench.py
+	$(BIN)/python tools/bench.py --one-core
 
 zip: install
 	$(BIN)/python -m autograder zip --output dist/autograder.zip

@@ -277,6 +277,8 @@ class _StudentFunction:
                                      "trace": True},
                                     timeout=limit)
         if isinstance(reply, Failure):
+            if reply.printed:
+                self.printed.append(reply.printed)
             if reply.kind == "memory":
                 return feedback.memory_limit(None, self.memory_limit)
             return (feedback.import_timeout(limit) if reply.kind == "timeout"
@@ -326,11 +328,13 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
     function = problem.spec.function
     if isinstance(reply, Failure):
         if reply.kind == "timeout":
-            return CaseRun(index, feedback.timeout(function, problem.spec.time_limit_for(index)))
-        if reply.kind == "memory":
-            return CaseRun(index, feedback.memory_limit(function, memory_limit))
-        return CaseRun(index, feedback.crashed(function, reply.seconds, reply.signal_name,
-                                               reply.exit_code))
+            failed = feedback.timeout(function, problem.spec.time_limit_for(index))
+        elif reply.kind == "memory":
+            failed = feedback.memory_limit(function, memory_limit)
+        else:
+            failed = feedback.crashed(function, reply.seconds, reply.signal_name,
+                                      reply.exit_code)
+        return CaseRun(index, failed, printed=reply.printed)
     trace = tuple(reply.get("trace") or ())
     printed = str(reply.get("printed", ""))
     if not reply.get("ok"):

@@ -94,6 +94,8 @@ class Failure:
     seconds: float
     exit_code: int | None = None
     detail: str = ""
+    #: What the worker printed while handling the failed request (kept before the kill).
+    printed: str = ""
 
     @property
     def signal_name(self) -> str | None:
@@ -122,8 +124,8 @@ class _Capture:
             self.head.extend(chunk[:room])
             self.dropped += max(0, len(chunk) - room)
 
-    def text(self) -> str:
-        text = self.head.decode("utf-8", errors="replace")
+    def text(self, start: int = 0) -> str:
+        text = self.head[start:].decode("utf-8", errors="replace")
         if self.dropped:
             text += f"\n[... {self.dropped} more bytes of output not kept]"
         return text
@@ -145,6 +147,7 @@ class WorkerProcess:
         #: The largest resident memory of the worker's processes seen, in bytes.
         self.peak_rss = 0
         self._watching = threading.Event()
+        self._mark = 0  # where in the captured output the current request began
 
     def __enter__(self) -> WorkerProcess:
         return self
@@ -188,6 +191,7 @@ class WorkerProcess:
         start = time.monotonic()
         if self._dead is not None:
             return self._dead
+        self._mark = len(self.capture.head)
         assert self._process is not None and self._process.stdin is not None
         try:
             protocol.send(self._process.stdin, message)  # type: ignore[arg-type]
@@ -210,14 +214,17 @@ class WorkerProcess:
               detail: str = "") -> Failure:
         exit_code = self._kill()
         seconds = time.monotonic() - start
+        if self._thread is not None:  # every process is dead: the pipe ends, the pump stops
+            self._thread.join(timeout=2)
+        printed = self.capture.text(self._mark).strip()
         if self.memory_exceeded:  # the watchdog killed it: say why
-            self._dead = Failure("memory", seconds, exit_code, detail)
-        else:
-            self._dead = Failure(kind, seconds, exit_code, detail)
+            kind = "memory"  # type: ignore[assignment]
+        self._dead = Failure(kind, seconds, exit_code, detail, printed)
         return self._dead
 
     def _processes(self) -> list[int]:
-        """Every live process of this worker: its session, and whatever runs as its user."""
+        """Every live process of this worker: its session, and whatever runs as its user.
+        Zombies (dead, waiting to be reaped by init) hold nothing and are left out."""
         assert self._process is not None
         found = []
         uid = self.spec.user.uid if self.spec.user is not None else None
@@ -225,12 +232,10 @@ class WorkerProcess:
             if not entry.name.isdigit():
                 continue
             try:
-                if uid is not None and entry.stat().st_uid == uid:
-                    found.append(int(entry.name))
-                    continue
+                mine = uid is not None and entry.stat().st_uid == uid
                 with open(f"/proc/{entry.name}/stat", "rb") as handle:
                     fields = handle.read().rsplit(b")", 1)[1].split()
-                if int(fields[3]) == self._process.pid:  # the session id
+                if fields[0] != b"Z" and (mine or int(fields[3]) == self._process.pid):
                     found.append(int(entry.name))
             except (OSError, ValueError, IndexError):
                 continue

@@ -59,9 +59,17 @@ def ids(result: ProblemResult) -> list[str | None]:
 
 
 def student_processes() -> list[int]:
+    """Live processes of the student user (zombies, already dead, are not counted)."""
     uid = isolation.ensure_student_user().uid
-    return [int(p.name) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and p.stat().st_uid == uid]
+    alive = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid and (
+                    (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z"):
+                alive.append(int(entry.name))
+        except OSError:
+            continue
+    return alive
 
 
 def test_forged_results_files_and_printed_json_change_nothing(

@@ -93,9 +93,26 @@ def test_crashes() -> None:
         "call to `os._exit()` or `sys.exit()` in a subprocess, or a crash inside a native "
         "library). Remove calls that end the program.")
     assert "was killed by SIGSEGV after" in feedback.crashed("f", 0.5, "SIGSEGV", -11).summary
-    memory = feedback.crashed("f", 2.0, "SIGKILL", -9, memory_limit=True)
+
+
+
+def test_memory_limit() -> None:
+    memory = feedback.memory_limit("f", 600 * 2**20)
     assert memory.id == "memory-limit"
-    assert memory.summary.startswith("Your `f` used more memory than the grader allows")
+    assert memory.summary == (
+        "Your `f` used more memory than the grader allows (600 MB) and was stopped (memory "
+        "limit exceeded). Check the sizes of the arrays you create: an ensemble or batch axis "
+        "should be the size the inputs ask for. Your other functions are graded as usual.")
+    assert feedback.memory_limit(None, None).summary.startswith(
+        "Importing your file used more memory than the grader allows and was stopped")
+
+
+def test_network_blocked() -> None:
+    fb = feedback.runtime_error("f", {"exc_type": "URLError", "message": "<urlopen error "
+                                      "looking up x.org: network access is blocked for code "
+                                      "under test>", "traceback": "TB"})
+    assert fb.id == "network-blocked"
+    assert fb.summary.startswith("Your `f` tried to use the network, which the grader blocks")
 
 
 def test_not_callable_and_output_too_large() -> None:

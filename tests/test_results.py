@@ -23,13 +23,14 @@ ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "fl
                     "numpy": "2.4.6"}, "backend": "cpu"}
 
 
-def report_for(problem: LoadedProblem, failing: dict[int, Feedback], printed: str = "",
-               fault: str | None = None) -> Report:
+def report_for(problem: LoadedProblem, failing: dict[int, Feedback], at_import: str = "",
+               fault: str | None = None, printed: dict[int, str] | None = None) -> Report:
     spec = problem.spec
     cases = tuple(CaseResult(i, spec.case_label(i), c.visibility, f"{spec.function}(...)",
-                             spec.case_points(i), failing.get(i))
+                             spec.case_points(i), failing.get(i),
+                             printed=(printed or {}).get(i, ""))
                   for i, c in enumerate(spec.cases))
-    return Report((ProblemResult(problem, cases, printed),), ENV, 1.5, fault)
+    return Report((ProblemResult(problem, cases, at_import),), ENV, 1.5, fault)
 
 
 def test_results_follow_the_schema_and_tag_every_test(
@@ -53,15 +54,19 @@ def test_results_follow_the_schema_and_tag_every_test(
                                   "`vmap_over_batch(...)`\n\nBad shape.")
 
 
-def test_what_the_student_printed_is_shown_once_and_clipped(
+def test_what_the_student_printed_is_shown_in_its_own_test_and_clipped(
         problems: dict[str, LoadedProblem]) -> None:
     problem = problems["vmap_over_batch"]
     fb = Feedback("runtime-error", "Boom.")
-    results = build_results(report_for(problem, {0: fb, 1: fb}, printed="x" * 5000))
-    first, second = results["tests"][:2]
-    assert "Your code printed:" in first["output"]
-    assert first["output"].count("x") == 2000 and "[...]" in first["output"]
-    assert "Your code printed:" not in second["output"]
+    results = build_results(report_for(problem, {0: fb, 1: fb, 2: fb}, at_import="y" * 5000,
+                                       printed={0: "x" * 5000, 1: "only in case 2"}))
+    first, second, third = results["tests"][:3]
+    assert first["output"].count("Your file printed when it was imported:") == 1
+    assert first["output"].count("y") == 2000 and first["output"].count("x") == 2000
+    assert first["output"].count("[...]") == 2
+    assert "imported" not in second["output"]
+    assert second["output"].endswith("Your code printed:\n```\nonly in case 2\n```")
+    assert "printed" not in third["output"]
 
 
 def test_a_fault_keeps_what_was_graded_and_adds_the_two_staff_tests(
