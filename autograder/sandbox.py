@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +43,22 @@ def worker_environment(grader_env: Mapping[str, str], home: Path) -> dict[str, s
     }
     env.update({k: grader_env[k] for k in PASSED_THROUGH if k in grader_env})
     return env
+
+
+def proportional_memory(pids: Iterable[int]) -> int:
+    """Memory used by ``pids`` in bytes, each shared page split between its users (PSS), so
+    forked children are not counted again for the pages they share with their parent."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+                for line in handle:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 @dataclass(frozen=True)
@@ -241,27 +257,12 @@ class WorkerProcess:
                 continue
         return found
 
-    def _rss(self, pids: list[int]) -> int:
-        """Memory used by ``pids``, shared pages split between their users (PSS), so forked
-        children are not counted again for the pages they share with their parent."""
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
-                    for line in handle:
-                        if line.startswith(b"Pss:"):
-                            total += int(line.split()[1]) * 1024
-                            break
-            except (OSError, ValueError, IndexError):
-                continue
-        return total
-
     def _watch_memory(self) -> None:
         """Sample the resident memory of the worker's processes; kill them over the limit."""
         limit = self.spec.limits.memory if self.spec.limits is not None else None
         process = self._process
         while process is not None and process.poll() is None and self._watching.is_set():
-            rss = self._rss(self._processes())
+            rss = proportional_memory(self._processes())
             self.peak_rss = max(self.peak_rss, rss)
             if limit is not None and rss > limit:
                 self.memory_exceeded = True

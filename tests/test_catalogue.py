@@ -16,6 +16,7 @@ import pytest
 from autograder.engine import ProblemResult
 from autograder.spec import LoadedProblem
 from tests.conftest import GradeFiles, only
+from tests.test_grading import BATCH as BATCH_TEMPLATE
 
 pytestmark = pytest.mark.worker
 
@@ -40,19 +41,7 @@ def vmap_over_ensemble(seed, x, num_models, features):
     return fwd(ensemble, x).reshape(-1)
 '''
 
-BATCH = '''
-from flax import nnx
-
-
-def vmap_over_batch(seed, x_batch, features):
-    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
-
-    @nnx.vmap(in_axes=(None, 0))
-    def fwd(model, x):
-        return model(x)
-
-    return fwd(model, x_batch).reshape(-1)
-'''
+BATCH = BATCH_TEMPLATE.format(suffix="")
 
 NN_VMAP = '''
 import jax

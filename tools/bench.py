@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.sandbox import proportional_memory
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -78,20 +80,6 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _pss(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
-                for line in handle:
-                    if line.startswith(b"Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError):
-            continue
-    return total
-
-
 def measure(command: list[str], env: dict[str, str]) -> Run:
     start = time.monotonic()
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
@@ -102,7 +90,7 @@ def measure(command: list[str], env: dict[str, str]) -> Run:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _pss(_tree(process.pid)))
+            peak = max(peak, proportional_memory(_tree(process.pid)))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
