@@ -40,8 +40,10 @@ echo "setup.sh: using $python ($("$python" --version))"
 import pathlib, site, sys
 pathlib.Path(site.getsitepackages()[0], "autograder-source.pth").write_text(sys.argv[1] + "\n")
 PY
+# Reference outputs, and JAX's compiled programs for them (a correct student's are the same).
 "$venv/bin/python" -m autograder warm --problems "$source_dir/problems" \
-  --cache "$source_dir/.cache/expected"
-# Student code will run as an unprivileged user that cannot read the problems or the cache.
+  --cache "$source_dir/.cache/expected" --compile-cache "$source_dir/.cache/jax"
+# Student code will run as an unprivileged user that cannot read the problems or the
+# expected outputs, and can read but not write the compilation cache.
 "$venv/bin/python" -m autograder harden --problems "$source_dir/problems" \
-  --cache "$source_dir/.cache"
+  --cache "$source_dir/.cache/expected" --compile-cache "$source_dir/.cache/jax"

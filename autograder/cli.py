@@ -82,13 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     warm.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
     warm.add_argument("--cache", type=Path, default=None,
                       help="default: $AUTOGRADER_CACHE or ~/.cache/flax-lift-autograder/expected")
+    warm.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
+                      help="JAX's compilation cache to fill (default: beside --cache)")
 
     harden = commands.add_parser(
         "harden", help="prepare privilege separation (setup.sh runs this as root)",
         description="Create the unprivileged student user, make the problems folder and the "
                     "cache unreadable to it, and let it reach the Python runtime.")
     harden.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
-    harden.add_argument("--cache", type=Path, default=None)
+    harden.add_argument("--cache", type=Path, default=None, help="made private")
+    harden.add_argument("--compile-cache", type=Path, default=None,
+                        help="made readable, not writable, by the student user")
 
     zip_cmd = commands.add_parser("zip", help="build the Gradescope autograder zip")
     zip_cmd.add_argument("--output", type=Path, default=Path("dist/autograder.zip"))
@@ -103,29 +107,43 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
                         help="let student code use the network (blocked by default)")
     parser.add_argument("--no-isolation", action="store_true",
                         help="run student code as the grader's user even when root")
+    parser.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
+                        help="JAX's persistent compilation cache, warmed by 'warm' (default: "
+                             "beside the expected-output cache)")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="compile everything afresh")
 
 
-def _options(args: argparse.Namespace, env: Mapping[str, str]) -> GradeOptions:
+def _options(args: argparse.Namespace, env: Mapping[str, str], cache: Path) -> GradeOptions:
+    compile_cache = None if args.no_compile_cache else (args.compile_cache
+                                                         or compile_cache_beside(cache))
     return GradeOptions(
         grader_env=env, allow_network=args.allow_network,
         memory_limit=args.memory_limit * 2**20 if args.memory_limit else None,
-        isolate=False if args.no_isolation else None)
+        isolate=False if args.no_isolation else None, compile_cache=compile_cache)
 
 
-def _warm(problems_dir: Path, cache: Path, env: Mapping[str, str], console: Console) -> ExitStatus:
+def compile_cache_beside(cache: Path) -> Path:
+    """``.../expected`` -> ``.../jax``: the two caches live side by side."""
+    return cache.parent / "jax"
+
+
+def _warm(problems_dir: Path, cache: Path, compile_cache: Path, env: Mapping[str, str],
+          console: Console) -> ExitStatus:
     try:
         problems = load_problems(problems_dir)
-        seconds = warm_cache(problems, cache, env)
+        seconds = warm_cache(problems, cache, env, compile_cache)
     except GraderError as exc:
         console.print(f"[bold red]Could not warm the cache:[/] {exc}", highlight=False)
         return ExitStatus.FAILURE
     for problem_id, taken in seconds.items():
         console.print(f"{problem_id}: expected outputs ready ({taken:.1f} s)")
-    console.print(f"Cache: {cache}", style="dim")
+    console.print(f"Caches: {cache} and {compile_cache}", style="dim")
     return ExitStatus.SUCCESS
 
 
-def _harden(problems_dir: Path, cache: Path | None, console: Console) -> ExitStatus:
+def _harden(problems_dir: Path, cache: Path | None, compile_cache: Path | None,
+            console: Console) -> ExitStatus:
     if os.geteuid() != 0:
         console.print("harden needs root (it creates a user and changes permissions)")
         return ExitStatus.FAILURE
@@ -135,6 +153,8 @@ def _harden(problems_dir: Path, cache: Path | None, console: Console) -> ExitSta
     for path in private:
         path.mkdir(parents=True, exist_ok=True)
     isolation.protect(private)
+    if compile_cache is not None:
+        isolation.share_read_only(compile_cache)
     console.print(f"Student user {user.name!r} (uid {user.uid}); private: "
                   f"{', '.join(map(str, private))}"
                   + (f"; opened for traversal: {', '.join(map(str, opened))}" if opened else ""))
@@ -176,13 +196,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if args.command == "grade":
         out = None if args.quiet else (console or Console())
         cache = None if args.no_cache else (args.cache or default_cache_dir(env))
-        options = replace(_options(args, env), visible_only=args.visible_only, cache_dir=cache)
+        options = replace(_options(args, env, cache or default_cache_dir(env)),
+                          visible_only=args.visible_only, cache_dir=cache)
         return _grade_to(args.submission, args.problems, args.results, options, out)
     if args.command == "warm":
-        return _warm(args.problems, args.cache or default_cache_dir(env), env,
-                     console or Console())
+        cache = args.cache or default_cache_dir(env)
+        return _warm(args.problems, cache, args.compile_cache or compile_cache_beside(cache),
+                     env, console or Console())
     if args.command == "harden":
-        return _harden(args.problems, args.cache, console or Console())
+        return _harden(args.problems, args.cache, args.compile_cache, console or Console())
     if args.command == "zip":
         names = build_zip(DEFAULT_PROBLEMS.parent, args.output)
         (console or Console()).print(f"Wrote {args.output} ({len(names)} files)")
@@ -190,7 +212,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     root: Path = args.root
     problems = args.problems or root / "source" / "problems"
     cache = args.cache or root / "source" / ".cache" / "expected"
-    options = replace(_options(args, env), cache_dir=cache, time_budget=args.time_budget)
+    options = replace(_options(args, env, cache), cache_dir=cache, time_budget=args.time_budget)
     # A backstop for the budget: whatever hangs, results are written before Gradescope's
     # own limit (which would leave the student with nothing but a zero).
     previous = signal.signal(signal.SIGALRM, _out_of_time)

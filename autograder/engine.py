@@ -33,7 +33,13 @@ from autograder.diagnose import (
 from autograder.errors import GraderError, WorkerError
 from autograder.feedback import Feedback
 from autograder.inputs import case_arguments, describe_call, materialize
-from autograder.isolation import choose, default_memory_limit, hand_over, protect
+from autograder.isolation import (
+    choose,
+    default_memory_limit,
+    hand_over,
+    protect,
+    share_read_only,
+)
 from autograder.sandbox import (
     Failure,
     Limits,
@@ -51,6 +57,9 @@ class GradeOptions:
     visible_only: bool = False
     #: Where expected outputs are cached; None computes them on every run.
     cache_dir: Path | None = None
+    #: JAX's persistent compilation cache, warmed with the references (``autograder warm``);
+    #: student workers read it and never write it. None: no compilation cache.
+    compile_cache: Path | None = None
     grader_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     #: After this many time-outs on one problem, its remaining cases are not attempted.
     max_timeouts: int = 2
@@ -151,9 +160,10 @@ class References:
     """Outputs of trusted code (the reference and the mistake variants) on a problem's cases:
     from the cache, or computed in a trusted worker that is started only when needed."""
 
-    def __init__(self, spec: WorkerSpec, cache: ExpectedCache) -> None:
+    def __init__(self, spec: WorkerSpec, cache: ExpectedCache, refresh: bool = False) -> None:
         self._spec = spec
         self._cache = cache
+        self._refresh = refresh  # compute even what the cache has (to warm JAX's cache too)
         self._worker: WorkerProcess | None = None
         self._info: Mapping[str, Any] = {}
         self._memo: dict[tuple[Path, Source], dict[int, np.ndarray | None]] = {}
@@ -186,7 +196,7 @@ class References:
         if memo_key in self._memo:
             return self._memo[memo_key]
         key = fingerprint(problem, self._spec.env)
-        outputs = self._cache.load(problem, key, source.slug)
+        outputs = None if self._refresh else self._cache.load(problem, key, source.slug)
         if outputs is None:
             outputs = self._compute(problem, source)
             self._cache.store(problem, key, outputs, source.slug)
@@ -439,7 +449,9 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
             protect([p.directory for p in problems]
                     + ([options.cache_dir] if options.cache_dir else []))
             hand_over(workspace, [staged.root, home], isolation.user)
-        env = worker_environment(options.grader_env, home)
+        env = worker_environment(options.grader_env, home, options.compile_cache)
+        if isolation.user is not None and options.compile_cache is not None:
+            share_read_only(options.compile_cache)
         limits = Limits(memory=options.memory_limit or default_memory_limit(),
                         network=options.allow_network)
         student_spec = WorkerSpec(env=env, cwd=staged.root, limits=limits, user=isolation.user)
@@ -466,14 +478,15 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
 
 
 def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
-               grader_env: Mapping[str, str]) -> dict[str, float]:
-    """Compute and cache the outputs of every reference and mistake variant; the seconds
-    taken per problem."""
+               grader_env: Mapping[str, str],
+               compile_cache: Path | None = None) -> dict[str, float]:
+    """Compute and cache the outputs of every reference and mistake variant (and, with
+    ``compile_cache``, JAX's compiled programs for them); the seconds taken per problem."""
     with tempfile.TemporaryDirectory(prefix="autograder-warm-") as scratch:
-        env = worker_environment(grader_env, Path(scratch))
+        env = worker_environment(grader_env, Path(scratch), compile_cache)
         seconds: dict[str, float] = {}
-        with References(WorkerSpec(env=env, cwd=Path(scratch)),
-                        ExpectedCache(cache_dir)) as references:
+        with References(WorkerSpec(env=env, cwd=Path(scratch)), ExpectedCache(cache_dir),
+                        refresh=compile_cache is not None) as references:
             for problem in problems:
                 start = time.monotonic()
                 references.expected(problem)

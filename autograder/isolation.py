@@ -143,3 +143,14 @@ def hand_over(workspace: Path, owned: Iterable[Path], user: StudentUser) -> None
         for path in [top, *top.rglob("*")]:
             os.chown(path, user.uid, user.gid, follow_symlinks=False)
         top.chmod(0o700)
+
+
+def share_read_only(path: Path) -> None:
+    """Let other users read ``path`` (a folder tree) but not write it: JAX's compilation
+    cache, which student workers read and must never be able to poison."""
+    path.mkdir(parents=True, exist_ok=True)
+    for item in [path, *path.rglob("*")]:
+        mode = item.stat().st_mode & 0o7777
+        wanted = (mode | (0o055 if item.is_dir() else 0o044)) & ~0o022
+        if mode != wanted:
+            item.chmod(wanted)

@@ -26,11 +26,15 @@ from autograder import protocol
 
 #: Environment variables passed from the grader to workers when set (JAX/XLA configuration).
 PASSED_THROUGH = ("JAX_PLATFORMS", "XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION",
-                  "JAX_COMPILATION_CACHE_DIR", "TMPDIR")
+                  "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                  "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "TMPDIR")
 
 
-def worker_environment(grader_env: Mapping[str, str], home: Path) -> dict[str, str]:
-    """A minimal environment: nothing of the grader's beyond JAX's configuration."""
+def worker_environment(grader_env: Mapping[str, str], home: Path,
+                       compile_cache: Path | None = None) -> dict[str, str]:
+    """A minimal environment: nothing of the grader's beyond JAX's configuration, and JAX's
+    persistent compilation cache when one is given (every program cached, however quick to
+    compile: the reference's, warmed at setup, are the student's when the code is right)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
@@ -42,6 +46,10 @@ def worker_environment(grader_env: Mapping[str, str], home: Path) -> dict[str, s
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     env.update({k: grader_env[k] for k in PASSED_THROUGH if k in grader_env})
+    if compile_cache is not None:
+        env.update(JAX_COMPILATION_CACHE_DIR=str(compile_cache),
+                   JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     return env
 
 

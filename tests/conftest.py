@@ -80,8 +80,9 @@ def grade_files(tmp_path: Path, problems: dict[str, LoadedProblem],
             **options: Any) -> Report:
         submission = write_files(tmp_path / "submission", files)
         chosen = [problems[f] for f in functions] + list(problem_dirs)
-        return grade(submission, chosen, GradeOptions(cache_dir=cache_dir,
-                                                      visible_only=visible_only, **options))
+        return grade(submission, chosen, GradeOptions(
+            cache_dir=cache_dir, compile_cache=cache_dir.parent / "jax",
+            visible_only=visible_only, **options))
 
     return run
 
