@@ -147,8 +147,11 @@ def hand_over(workspace: Path, owned: Iterable[Path], user: StudentUser) -> None
 
 def share_read_only(path: Path) -> None:
     """Let other users read ``path`` (a folder tree) but not write it: JAX's compilation
-    cache, which student workers read and must never be able to poison."""
+    cache, which student workers read and must never be able to poison. The folders on the
+    way to it become traversable (not listable) by others."""
     path.mkdir(parents=True, exist_ok=True)
+    while (blocked := private_directory(path.parent)) is not None:
+        blocked.chmod(blocked.stat().st_mode | 0o001)
     for item in [path, *path.rglob("*")]:
         mode = item.stat().st_mode & 0o7777
         wanted = (mode | (0o055 if item.is_dir() else 0o044)) & ~0o022
