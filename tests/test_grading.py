@@ -7,13 +7,14 @@ with the specific feedback id and a message a student understands.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from autograder.engine import GradeOptions, ProblemResult, grade
-from autograder.spec import LoadedProblem
+from autograder.spec import LoadedProblem, load_problem
 from tests.conftest import EXAMPLES, GradeFiles, only
 
 pytestmark = pytest.mark.worker
@@ -284,3 +285,56 @@ def test_what_a_hidden_case_prints_stays_in_its_hidden_test(grade_files: GradeFi
             assert not any(shape in output for shape in hidden_shapes)
     _, hidden = outputs["vmap_over_batch: case 4 (a batch of one)"]
     assert "shape seen: (1, 4)" in hidden
+
+
+def test_a_tampered_or_stale_cache_is_recomputed_never_trusted(
+        tmp_path: Path, problems: dict[str, LoadedProblem]) -> None:
+    import shutil
+
+    import numpy as np
+
+    from autograder.cache import ExpectedCache, fingerprint
+    from autograder.sandbox import worker_environment
+
+    problem = problems["vmap_over_batch"]
+    cache_dir = tmp_path / "expected"
+    options = GradeOptions(cache_dir=cache_dir, visible_only=True)
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "solution.py").write_text(batch())
+    assert only(grade(submission, [problem], options)).points == 5.0
+    key = fingerprint(problem, worker_environment(dict(os.environ), tmp_path))
+    (entry,) = cache_dir.glob("vmap_over_batch-reference-*.npz")
+    # Tampered: every expected output replaced by zeros, the digest left as it was.
+    with np.load(entry) as data:
+        arrays = {name: data[name] for name in data.files}
+    np.savez(entry, **{n: (a if n == "__meta__" else np.zeros_like(a))
+                       for n, a in arrays.items()})
+    assert ExpectedCache(cache_dir).load(problem, key) is None
+    assert only(grade(submission, [problem], options)).points == 5.0  # recomputed
+    assert ExpectedCache(cache_dir).load(problem, key) is not None  # and stored again
+    # Stale: the spec changed, so its fingerprint did; the old entry is never used.
+    changed = tmp_path / "problems" / "vmap_over_batch"
+    shutil.copytree(problem.directory, changed)
+    spec = changed / "problem.yaml"
+    spec.write_text(spec.read_text().replace("seed: 0.0\n", "seed: 9.0\n", 1))
+    moved = load_problem(changed)
+    assert fingerprint(moved, worker_environment(dict(os.environ), tmp_path)) != key
+    assert only(grade(submission, [moved], options)).points == 5.0
+
+
+def test_the_grader_itself_never_imports_jax_when_the_cache_is_warm(
+        tmp_path: Path, cache_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from autograder.cli import main\n"
+        f"main(['grade', {str(EXAMPLES / 'correct')!r}, '--results', "
+        f"{str(tmp_path / 'r.json')!r}, '--cache', {str(cache_dir)!r}, '--quiet', "
+        "'--visible-only'])\n"
+        "print(sorted(m for m in ('jax', 'flax', 'jaxlib') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=600)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
