@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -53,6 +54,16 @@ def worker_environment(grader_env: Mapping[str, str], home: Path,
     return env
 
 
+def _real_gid(pid: str) -> int | None:
+    """A process's real group id, from ``status`` (readable even when the process made
+    itself non-dumpable, which hides the owner of its other ``/proc`` files)."""
+    with open(f"/proc/{pid}/status", "rb") as handle:
+        for line in handle:
+            if line.startswith(b"Gid:"):
+                return int(line.split()[1])
+    return None
+
+
 def proportional_memory(pids: Iterable[int]) -> int:
     """Memory used by ``pids`` in bytes, each shared page split between its users (PSS), so
     forked children are not counted again for the pages they share with their parent."""
@@ -89,12 +100,19 @@ class Limits:
     fsize: int = 256 * 1024 * 1024
     network: bool = False
 
-    def jail(self, user: StudentUser | None) -> dict[str, Any]:
+    def jail(self, user: StudentUser | None, gid: int | None) -> dict[str, Any]:
         settings: dict[str, Any] = {"network": self.network, "nofile": self.nofile,
                                     "fsize": self.fsize}
         if user is not None:
-            settings.update(uid=user.uid, gid=user.gid, nproc=self.nproc)
+            settings.update(uid=user.uid, gid=gid if gid is not None else user.gid,
+                            nproc=self.nproc)
         return settings
+
+
+#: Group ids given to workers, one per worker: every process a worker starts keeps it (only
+#: root can change it), so its processes can be found and killed without touching those of
+#: another worker of the same user (concurrent gradings, ``--jobs``).
+WORKER_GROUPS = range(200_000, 300_000)
 
 
 @dataclass(frozen=True)
@@ -172,6 +190,7 @@ class WorkerProcess:
         self.peak_rss = 0
         self._watching = threading.Event()
         self._mark = 0  # where in the captured output the current request began
+        self.gid: int | None = None  # this worker's own group, when it runs as the student
 
     def __enter__(self) -> WorkerProcess:
         return self
@@ -187,8 +206,10 @@ class WorkerProcess:
         """Spawn the worker and wait for its ``ready`` message (JAX imported)."""
         read_fd, write_fd = os.pipe()
         command = [self.spec.python, "-I", "-m", "autograder.worker", "--reply-fd", str(write_fd)]
+        if self.spec.user is not None:
+            self.gid = random.choice(WORKER_GROUPS)
         if self.spec.limits is not None:
-            command += ["--jail", json.dumps(self.spec.limits.jail(self.spec.user))]
+            command += ["--jail", json.dumps(self.spec.limits.jail(self.spec.user, self.gid))]
         try:
             self._process = subprocess.Popen(
                 command,
@@ -247,19 +268,21 @@ class WorkerProcess:
         return self._dead
 
     def _processes(self) -> list[int]:
-        """Every live process of this worker: its session, and whatever runs as its user.
-        Zombies (dead, waiting to be reaped by init) hold nothing and are left out."""
+        """Every live process of this worker: its session, and whatever runs in its own
+        group (daemons that left the session included). Zombies (dead, waiting to be reaped
+        by init) hold nothing and are left out."""
         assert self._process is not None
         found = []
-        uid = self.spec.user.uid if self.spec.user is not None else None
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
             try:
-                mine = uid is not None and entry.stat().st_uid == uid
                 with open(f"/proc/{entry.name}/stat", "rb") as handle:
                     fields = handle.read().rsplit(b")", 1)[1].split()
-                if fields[0] != b"Z" and (mine or int(fields[3]) == self._process.pid):
+                if fields[0] == b"Z":
+                    continue
+                if int(fields[3]) == self._process.pid or (
+                        self.gid is not None and _real_gid(entry.name) == self.gid):
                     found.append(int(entry.name))
             except (OSError, ValueError, IndexError):
                 continue
@@ -279,15 +302,15 @@ class WorkerProcess:
             time.sleep(0.03)
 
     def _kill(self) -> int | None:
-        """Kill the worker's process group and, for a dedicated user, every process it has
-        (a daemon that left the session with setsid included)."""
+        """Kill the worker's process group and, for a worker running as the student user,
+        every process in its own group (a daemon that left the session included)."""
         process = self._process
         if process is None:
             return None
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-        if self.spec.user is not None:
+        if self.gid is not None:
             for _ in range(10):  # a fork bomb may still be forking: repeat until none is left
                 pids = [p for p in self._processes() if p != os.getpid()]
                 if not pids:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +60,15 @@ def ids(result: ProblemResult) -> list[str | None]:
 
 
 def student_processes() -> list[int]:
-    """Live processes of the student user (zombies, already dead, are not counted)."""
+    """Live processes of the student user (zombies, already dead, are not counted), after
+    giving processes killed at the end of grading a moment to finish dying."""
+    deadline = time.monotonic() + 5
+    while (alive := _student_processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def _student_processes() -> list[int]:
     uid = isolation.ensure_student_user().uid
     alive = []
     for entry in Path("/proc").iterdir():
