@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -297,6 +298,15 @@ urllib.request.urlopen("http://example.com/weights.bin", timeout=5)
         "needs in your submission (and remove `pip install` or download calls).")
 
 
+def _network_namespaces_allowed() -> bool:
+    unshare = shutil.which("unshare")
+    return unshare is not None and subprocess.run([unshare, "-n", "true"],
+                                                  capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _network_namespaces_allowed(),
+                    reason="this kernel refuses network namespaces; the Python guard stands "
+                           "alone (tested above)")
 def test_raw_sockets_cannot_leave_the_network_namespace(grade_files: GradeFiles) -> None:
     body = """
 import ctypes, socket, struct
