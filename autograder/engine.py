@@ -272,20 +272,34 @@ class _StudentFunction:
         self.info: Mapping[str, Any] = {}
 
     def load(self) -> Feedback | None:
-        """Start a worker and import the function; the reason it failed, if it did."""
-        self.close()
-        self.worker = WorkerProcess(self.spec)
-        ready = self.worker.start()
+        """Start a worker and import the function; the reason it failed, if it did.
+
+        A first worker that does not start is the grader's fault. A *fresh* one that does
+        not start after the student's code crashed or timed out is the student's: what it
+        left behind (a fork bomb's processes, still counted against the student user's
+        process limit until they are reaped) starves the new one. It is tried again after a
+        pause, then reported on the remaining cases.
+        """
+        restart = self.worker is not None
+        for attempt in range(3 if restart else 1):
+            self.close()
+            if attempt:
+                time.sleep(2.0)
+            worker = self.worker = WorkerProcess(self.spec)
+            ready = worker.start()
+            if not isinstance(ready, Failure):
+                break
         if isinstance(ready, Failure):
+            if restart:
+                return feedback.no_fresh_worker(self.problem.spec.function)
             raise WorkerError(f"a student worker did not start: {_explain(ready)}\n"
-                              f"{self.worker.capture.text()}")
+                              f"{worker.capture.text()}")
         self.info = ready
         function = self.problem.spec.function
         limit = self.problem.spec.time_limit
-        reply = self.worker.request({"op": "load", "function": function,
-                                     "file": str(self.source.path), "root": str(self.root),
-                                     "trace": True},
-                                    timeout=limit)
+        reply = worker.request({"op": "load", "function": function,
+                                "file": str(self.source.path), "root": str(self.root),
+                                "trace": True}, timeout=limit)
         if isinstance(reply, Failure):
             if reply.printed:
                 self.printed.append(reply.printed)

@@ -194,3 +194,12 @@ def import_timeout(limit: float) -> Feedback:
         f"Code at the top level of a file runs on import: move training loops and tests under "
         f"`if __name__ == \"__main__\":`.",
     )
+
+
+def no_fresh_worker(function: str) -> Feedback:
+    return Feedback(
+        "runtime-error",
+        f"Not run: after your `{function}` crashed or timed out, no fresh process could be "
+        f"started for it, because the processes your code started were still using up the "
+        f"limit (for example after a fork bomb). Do not start processes from your code.",
+    )

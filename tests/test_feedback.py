@@ -127,3 +127,10 @@ def test_not_callable_and_output_too_large() -> None:
 def test_render_joins_summary_and_details() -> None:
     assert feedback.Feedback("x", "S.", "D").render() == "S.\n\nD"
     assert feedback.Feedback("x", "S.").render() == "S."
+
+
+def test_no_fresh_worker() -> None:
+    assert feedback.no_fresh_worker("f").summary == (
+        "Not run: after your `f` crashed or timed out, no fresh process could be started for "
+        "it, because the processes your code started were still using up the limit (for "
+        "example after a fork bomb). Do not start processes from your code.")
