@@ -186,8 +186,6 @@ class WorkerProcess:
         self._dead: Failure | None = None
         #: Set when the worker was killed for using more memory than its limit.
         self.memory_exceeded = False
-        #: The largest resident memory of the worker's processes seen, in bytes.
-        self.peak_rss = 0
         self._watching = threading.Event()
         self._mark = 0  # where in the captured output the current request began
         self.gid: int | None = None  # this worker's own group, when it runs as the student
@@ -197,10 +195,6 @@ class WorkerProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-    @property
-    def alive(self) -> bool:
-        return self._process is not None and self._dead is None
 
     def start(self) -> Reply:
         """Spawn the worker and wait for its ``ready`` message (JAX imported)."""
@@ -294,7 +288,6 @@ class WorkerProcess:
         process = self._process
         while process is not None and process.poll() is None and self._watching.is_set():
             rss = proportional_memory(self._processes())
-            self.peak_rss = max(self.peak_rss, rss)
             if limit is not None and rss > limit:
                 self.memory_exceeded = True
                 self._kill()
