@@ -11,6 +11,7 @@ import enum
 import os
 import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -18,10 +19,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from autograder import isolation
+from autograder import check, isolation
 from autograder.cache import default_cache_dir
 from autograder.engine import GradeOptions, grade, warm_cache
 from autograder.errors import GraderError
+from autograder.kit import build_kit
 from autograder.package import build_zip
 from autograder.report import print_report
 from autograder.results import build_results, failure_results, write_results
@@ -33,7 +35,7 @@ DEFAULT_PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
 
 class ExitStatus(enum.IntEnum):
     SUCCESS = 0
-    FAILURE = 1  # a check found problems (reserved for `check` and `validate`)
+    FAILURE = 1  # a check found problems (`check`, `validate`)
     USAGE = 2
     ERROR = 3  # the grader could not even write results
 
@@ -96,6 +98,35 @@ def _parser() -> argparse.ArgumentParser:
 
     zip_cmd = commands.add_parser("zip", help="build the Gradescope autograder zip")
     zip_cmd.add_argument("--output", type=Path, default=Path("dist/autograder.zip"))
+
+    check_cmd = commands.add_parser(
+        "check", help="check your solutions on the visible cases before you submit",
+        description="Grade a file, folder or notebook on the visible cases, with the same "
+                    "engine and feedback as Gradescope. Exit status: 0 when every visible "
+                    "test passes, 1 when one fails, 2 for a wrong command, 3 when the check "
+                    "itself failed.")
+    check_cmd.add_argument("submission", type=Path, metavar="PATH")
+    check_cmd.add_argument("--problem", action="append", default=[], metavar="NAME",
+                           help="check this exercise only (repeatable)")
+    check_cmd.add_argument("--json", action="store_true",
+                           help="print the outcome as JSON instead of a report")
+    check_cmd.add_argument("--watch", action="store_true",
+                           help="check again every time a file of PATH changes")
+    check_cmd.add_argument("--problems", type=Path, default=None,
+                           help="problems folder (default: the kit's, or the checkout's)")
+    check_cmd.add_argument("--memory-limit", type=int, default=None, metavar="MB",
+                           help="memory for your code (default: most of this machine's)")
+
+    kit = commands.add_parser(
+        "kit", help="build the student kit (dist/student-kit.zip)",
+        description="Write the pip-installable student kit: the check command, statements, "
+                    "starter files, the visible cases and their expected outputs (computed "
+                    "here), and no reference, variant or hidden case.")
+    kit.add_argument("--output", type=Path, default=Path("dist/student-kit.zip"))
+    kit.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
+    kit.add_argument("--cache", type=Path, default=None,
+                     help="expected-output cache to reuse (default: $AUTOGRADER_CACHE or "
+                          "~/.cache/flax-lift-autograder/expected)")
     return parser
 
 
@@ -209,6 +240,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         names = build_zip(DEFAULT_PROBLEMS.parent, args.output)
         (console or Console()).print(f"Wrote {args.output} ({len(names)} files)")
         return ExitStatus.SUCCESS
+    if args.command == "check":
+        return _check(args, env, console)
+    if args.command == "kit":
+        return _kit(args, env, console or Console())
     root: Path = args.root
     problems = args.problems or root / "source" / "problems"
     cache = args.cache or root / "source" / ".cache" / "expected"
@@ -223,6 +258,65 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _check(args: argparse.Namespace, env: Mapping[str, str],
+           console: Console | None) -> ExitStatus:
+    out = console or Console()
+    errors = console or Console(stderr=True)
+    submission: Path = args.submission
+    if not submission.exists():
+        errors.print(f"autograder check: {submission} does not exist (give your .py file, "
+                     "notebook or folder)", highlight=False, markup=False)
+        return ExitStatus.USAGE
+    try:
+        target = check.find_target(args.problems, DEFAULT_PROBLEMS)
+        problems = check.select(target.problems, args.problem)
+    except check.UsageError as exc:
+        errors.print(f"autograder check: {exc}", highlight=False, markup=False)
+        return ExitStatus.USAGE
+    except GraderError as exc:
+        errors.print(f"autograder check: the exercises cannot be loaded: {exc}",
+                     highlight=False, markup=False)
+        return ExitStatus.ERROR
+    cache = default_cache_dir(env)
+    options = GradeOptions(
+        visible_only=True, grader_env=env,
+        cache_dir=None if target.references is not None else cache,
+        compile_cache=compile_cache_beside(cache),
+        memory_limit=args.memory_limit * 2**20 if args.memory_limit else None)
+
+    def once() -> ExitStatus:
+        try:
+            report = grade(submission, problems, options, target.references)
+        except GraderError as exc:
+            errors.print(f"autograder check: the check itself failed: {exc}",
+                         highlight=False, markup=False)
+            return ExitStatus.ERROR
+        warnings = check.warnings_for(report, target)
+        if args.json:
+            check.print_json(check.check_data(report, submission, warnings), out)
+        else:
+            check.print_check(report, out, submission, warnings)
+        if report.fault is not None:
+            return ExitStatus.ERROR
+        return ExitStatus.SUCCESS if check.passed(report) else ExitStatus.FAILURE
+
+    if args.watch:
+        return ExitStatus(check.watch(submission, once, errors if args.json else out))
+    return once()
+
+
+def _kit(args: argparse.Namespace, env: Mapping[str, str], console: Console) -> ExitStatus:
+    try:
+        with tempfile.TemporaryDirectory(prefix="autograder-kit-") as scratch:
+            names = build_kit(DEFAULT_PROBLEMS.parent, args.problems, args.output,
+                              args.cache or default_cache_dir(env), env, Path(scratch))
+    except GraderError as exc:
+        console.print(f"[bold red]Could not build the kit:[/] {exc}", highlight=False)
+        return ExitStatus.FAILURE
+    console.print(f"Wrote {args.output} ({len(names)} files)", highlight=False)
+    return ExitStatus.SUCCESS
 
 
 def _out_of_time(signum: int, frame: object) -> None:

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -154,6 +154,21 @@ class BudgetExceeded(GraderError):
         super().__init__("the overall time budget ran out before every problem was graded "
                          f"({time.monotonic() - deadline:+.0f} s past it); the problems "
                          "graded before are kept")
+
+
+class ReferenceSource(Protocol):
+    """Where the outputs of trusted code come from: :class:`References` (computed by the
+    reference in a trusted worker, or cached) or the student kit's shipped data."""
+
+    @property
+    def info(self) -> Mapping[str, Any]: ...
+
+    def expected(self, problem: LoadedProblem) -> dict[int, np.ndarray]: ...
+
+    def outputs(self, problem: LoadedProblem,
+                source: Source) -> Mapping[int, np.ndarray | None]: ...
+
+    def release(self) -> None: ...
 
 
 class References:
@@ -379,7 +394,7 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
     return CaseRun(index, verdict, got, returned, trace=trace, printed=printed)
 
 
-def _grade_problem(problem: LoadedProblem, submission: Submission, references: References,
+def _grade_problem(problem: LoadedProblem, submission: Submission, references: ReferenceSource,
                    spec: WorkerSpec, options: GradeOptions, deadline: float) -> ProblemResult:
     indices = [i for i, case in enumerate(problem.spec.cases)
                if not options.visible_only or case.visibility == "visible"]
@@ -448,8 +463,12 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
 
 
 def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
-          options: GradeOptions | None = None) -> Report:
-    """Grade one submission (a directory or a file) against ``problems``."""
+          options: GradeOptions | None = None,
+          references: ReferenceSource | None = None) -> Report:
+    """Grade one submission (a directory or a file) against ``problems``.
+
+    The expected outputs come from ``references`` when given (the student kit's shipped
+    data), else from the problems' references, run in a trusted worker or cached."""
     options = options or GradeOptions()
     start = time.monotonic()
     submission = scan_submission(submission_path)
@@ -474,18 +493,22 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         fault = None
         cache = ExpectedCache(options.cache_dir)
         deadline = start + (options.time_budget or float("inf"))
-        with References(reference_spec, cache) as references:
+        trusted = References(reference_spec, cache)
+        source = references or trusted
+        try:
             for problem in problems:
                 try:
                     if time.monotonic() >= deadline:
                         raise BudgetExceeded(deadline)
-                    results.append(_grade_problem(problem, staged, references, student_spec,
+                    results.append(_grade_problem(problem, staged, source, student_spec,
                                                   options, deadline))
                 except GraderError:
                     fault = traceback.format_exc()
                     break
-            environments = [p.environment for p in results if p.environment]
-            environment = dict(environments[0] if environments else references.info)
+        finally:
+            trusted.release()
+        environments = [p.environment for p in results if p.environment]
+        environment = dict(environments[0] if environments else source.info)
     environment["isolation"] = isolation.note
     environment["memory_limit_mb"] = round(limits.memory / 2**20) if limits.memory else None
     return Report(tuple(results), environment, time.monotonic() - start, fault)

@@ -131,6 +131,14 @@ def runtime_error(function: str, error: dict[str, Any]) -> Feedback:
             _code(error.get("traceback", "")))
     message = error.get("message", "").strip().splitlines()
     first = message[0].rstrip(":") if message else ""
+    if exc_type == "NotImplementedError":
+        return Feedback(
+            "not-implemented",
+            f"Your `{function}` raised `NotImplementedError`"
+            + (f" ({first})" if first else "")
+            + ": it is still the starter stub. Replace the `raise NotImplementedError` line "
+              "with your solution.",
+            _code(error.get("traceback", "")))
     return Feedback(
         "runtime-error",
         f"Your `{function}` raised `{exc_type}`" + (f": {first}" if first else "") + ".",

@@ -8,6 +8,7 @@ entries, fixed timestamps), so the same checkout always gives the same bytes.
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 #: Files and folders of the checkout that go into the zip.
@@ -31,19 +32,27 @@ def _files(checkout: Path) -> list[Path]:
     return files
 
 
-def build_zip(checkout: Path, output: Path) -> list[str]:
-    """Write the Gradescope zip of ``checkout`` to ``output``; return the archive's names."""
+def write_zip(output: Path, entries: Iterable[tuple[str, bytes, int]]) -> list[str]:
+    """Write ``(name, data, mode)`` entries to ``output`` deterministically (fixed
+    timestamps, in the order given), atomically; return the names."""
     output.parent.mkdir(parents=True, exist_ok=True)
     names = []
     temporary = output.with_suffix(".zip.tmp")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in _files(checkout):
-            name = path.relative_to(checkout).as_posix()
+        for name, data, mode in entries:
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
-            mode = 0o755 if name in EXECUTABLE else 0o644
             info.external_attr = (0o100000 | mode) << 16
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, data)
             names.append(name)
     temporary.replace(output)
     return names
+
+
+def build_zip(checkout: Path, output: Path) -> list[str]:
+    """Write the Gradescope zip of ``checkout`` to ``output``; return the archive's names."""
+    entries = []
+    for path in _files(checkout):
+        name = path.relative_to(checkout).as_posix()
+        entries.append((name, path.read_bytes(), 0o755 if name in EXECUTABLE else 0o644))
+    return write_zip(output, entries)

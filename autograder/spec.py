@@ -544,8 +544,12 @@ _SpecLoader.add_implicit_resolver(
 )
 
 
-def load_problem(directory: Path | str) -> LoadedProblem:
-    """Read and validate ``<directory>/problem.yaml``; raise SpecError on any issue."""
+def load_problem(directory: Path | str, *, require_code: bool = True) -> LoadedProblem:
+    """Read and validate ``<directory>/problem.yaml``; raise SpecError on any issue.
+
+    ``require_code=False`` accepts a folder without the reference and the mistake variants
+    (the student kit's, whose expected outputs ship as data).
+    """
     directory = Path(directory)
     path = directory / SPEC_FILENAME
     try:
@@ -566,11 +570,11 @@ def load_problem(directory: Path | str) -> LoadedProblem:
     except ValidationError as exc:
         raise SpecError(_issues_from_validation(path, exc)) from None
     issues, constraints = _semantic_issues(path, problem)
-    if not (directory / problem.reference).is_file():
+    if require_code and not (directory / problem.reference).is_file():
         issues.append(SpecIssue(path, "reference", f"no reference file {problem.reference!r} "
                                 f"in {directory}"))
     output_shape = _output_shape(path, problem, issues)
-    issues += _mistake_issues(path, directory, problem)
+    issues += _mistake_issues(path, directory if require_code else None, problem)
     if issues:
         raise SpecError(issues)
     return LoadedProblem(spec=problem, directory=directory, constraints=constraints,
@@ -598,7 +602,8 @@ def _defined_functions(path: Path) -> set[str] | None:
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
-def _mistake_issues(path: Path, directory: Path, problem: Problem) -> list[SpecIssue]:
+def _mistake_issues(path: Path, directory: Path | None,
+                    problem: Problem) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     if problem.structure is not None and problem.structure.points >= problem.points:
         issues.append(SpecIssue(path, "structure.points", f"must be less than the problem's "
@@ -615,14 +620,14 @@ def _mistake_issues(path: Path, directory: Path, problem: Problem) -> list[SpecI
     return issues
 
 
-def _detect_issues(path: Path, directory: Path, problem: Problem, where: str,
+def _detect_issues(path: Path, directory: Path | None, problem: Problem, where: str,
                    detect: Detect) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     if detect.output and problem.returns.shape is None:
         issues.append(SpecIssue(path, f"{where}.output",
                                 f"'{detect.output}' needs returns.shape (the logical shape "
                                 f"before flattening, e.g. [num_models, features])"))
-    if detect.variant:
+    if detect.variant and directory is not None:
         variants = _defined_functions(directory / problem.variants)
         if variants is None:
             issues.append(SpecIssue(path, f"{where}.variant",
@@ -651,7 +656,7 @@ def discover_problems(root: Path | str) -> list[Path]:
     return sorted(p.parent for p in root.glob(f"*/{SPEC_FILENAME}"))
 
 
-def load_problems(root: Path | str) -> list[LoadedProblem]:
+def load_problems(root: Path | str, *, require_code: bool = True) -> list[LoadedProblem]:
     """Load every problem below ``root``; all errors of all specs are reported together."""
     root = Path(root)
     directories = discover_problems(root)
@@ -661,7 +666,7 @@ def load_problems(root: Path | str) -> list[LoadedProblem]:
     errors: list[SpecError] = []
     for directory in directories:
         try:
-            problems.append(load_problem(directory))
+            problems.append(load_problem(directory, require_code=require_code))
         except SpecError as exc:
             errors.append(exc)
     _check_unique_functions(problems, errors)
@@ -677,3 +682,23 @@ def _check_unique_functions(problems: list[LoadedProblem], errors: list[SpecErro
         if other != problem.spec_path:
             message = f"{problem.spec.function!r} is also graded by {other}"
             errors.append(SpecError([SpecIssue(problem.spec_path, "function", message)]))
+
+
+def visible_spec_text(problem: LoadedProblem) -> str:
+    """The spec as the student kit ships it: the visible cases only, no file names of
+    trusted code, and the points of what remains (so every visible case is worth what it is
+    worth on Gradescope)."""
+    raw = yaml.load(problem.spec_path.read_text(encoding="utf-8"), Loader=_SpecLoader)
+    spec = problem.spec
+    visible = [i for i, case in enumerate(spec.cases) if case.visibility == "visible"]
+    if not visible:
+        raise SpecError([SpecIssue(problem.spec_path, "cases",
+                                   "no visible case: the student kit would have nothing to check")])
+    raw["cases"] = [raw["cases"][i] for i in visible]
+    raw.pop("reference", None)
+    raw.pop("variants", None)
+    raw["points"] = round(sum(spec.case_points(i) for i in visible)
+                          + (spec.structure.points if spec.structure else 0.0), 6)
+    header = (f"# {spec.title}: the visible cases of the exercise, as the grader checks them.\n"
+              "# Generated for the student kit; the hidden cases are not in it.\n")
+    return header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=100)

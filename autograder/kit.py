@@ -1,0 +1,319 @@
+"""The student kit: the local check, without the solutions.
+
+``autograder kit`` (``make student-kit``) writes ``dist/student-kit.zip``, a source archive
+``pip`` installs as it is. It holds the grading engine, the problem statements and starter
+files, and, per problem, the spec with its **visible cases only** and ``expected.npz``: the
+outputs of the reference and of every mistake variant on those cases, computed on the
+grader's backend. The check grades against that data through the same engine and diagnosis as
+Gradescope, so a student sees the same message for the same mistake. No reference, no variant
+code and no hidden case is in the kit, in any form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import __version__
+from autograder.cache import ExpectedCache
+from autograder.diagnose import REFERENCE, Source, source_of
+from autograder.engine import References
+from autograder.errors import GraderError
+from autograder.package import write_zip
+from autograder.sandbox import WorkerSpec, worker_environment
+from autograder.spec import LoadedProblem, load_problems, visible_spec_text
+from autograder.statement import starter, statement
+
+#: Where an installed kit keeps its problems (absent in a checkout).
+KIT_DATA = Path(__file__).resolve().parent / "kit_data"
+MANIFEST = "kit.json"
+EXPECTED = "expected.npz"
+TOP = "flax-lift-kit"
+#: The distribution name of the installed kit.
+DISTRIBUTION = "flax-lift-check"
+#: Versions that decide the numbers (random initialisation changes between releases).
+NUMERIC = ("jax", "jaxlib", "flax", "numpy")
+#: The grader's dependencies a student does not need.
+_NOT_FOR_STUDENTS = ("gradescope-utils",)
+
+
+def _sources(problem: LoadedProblem) -> list[Source]:
+    """The reference and every source a mistake of ``problem`` is compared with."""
+    sources = [REFERENCE]
+    for mistake in problem.spec.mistakes:
+        for detect in mistake.alternatives:
+            source = source_of(detect)
+            if source is not None and source not in sources:
+                sources.append(source)
+    return sources
+
+
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def expected_data(problem: LoadedProblem, outputs: Mapping[Source, Mapping[int, Any]]) -> bytes:
+    """``expected.npz``: the outputs of each source on the visible cases, renumbered as the
+    kit's spec numbers them (``s<j>_case_<k>``, the sources named in ``__meta__``)."""
+    visible = [i for i, c in enumerate(problem.spec.cases) if c.visibility == "visible"]
+    arrays: dict[str, np.ndarray] = {}
+    slugs = []
+    for j, (source, by_case) in enumerate(outputs.items()):
+        slugs.append(source.slug)
+        for k, index in enumerate(visible):
+            if by_case.get(index) is not None:
+                arrays[f"s{j}_case_{k}"] = np.asarray(by_case[index])
+    meta = json.dumps({"sources": slugs, "cases": len(visible),
+                       "digest": _digest(arrays)}).encode()
+    buffer = io.BytesIO()
+    members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8), **arrays}
+    np.savez_compressed(buffer, **members)
+    return buffer.getvalue()
+
+
+class KitReferences:
+    """The expected outputs a kit ships (a :class:`~autograder.engine.ReferenceSource`)."""
+
+    def __init__(self, manifest: Mapping[str, Any]) -> None:
+        self._manifest = manifest
+        self._loaded: dict[Path, dict[str, dict[int, np.ndarray]]] = {}
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        return {"versions": dict(self._manifest.get("versions", {})),
+                "backend": self._manifest.get("backend", "?")}
+
+    def release(self) -> None:
+        """Nothing runs: the outputs are data."""
+
+    def _data(self, problem: LoadedProblem) -> dict[str, dict[int, np.ndarray]]:
+        if problem.directory in self._loaded:
+            return self._loaded[problem.directory]
+        path = problem.directory / EXPECTED
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            meta = json.loads(bytes(arrays.pop("__meta__")).decode())
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise GraderError(f"the kit's expected outputs {path} cannot be read ({exc}); "
+                              "reinstall the kit") from None
+        if meta.get("digest") != _digest(arrays) or meta.get("cases") != len(problem.spec.cases):
+            raise GraderError(f"the kit's expected outputs {path} do not match its spec; "
+                              "reinstall the kit")
+        by_source: dict[str, dict[int, np.ndarray]] = {}
+        for j, slug in enumerate(meta["sources"]):
+            by_source[slug] = {k: arrays[f"s{j}_case_{k}"] for k in range(meta["cases"])
+                               if f"s{j}_case_{k}" in arrays}
+        self._loaded[problem.directory] = by_source
+        return by_source
+
+    def expected(self, problem: LoadedProblem) -> dict[int, np.ndarray]:
+        reference = self._data(problem).get(REFERENCE.slug, {})
+        if len(reference) != len(problem.spec.cases):
+            raise GraderError(f"the kit has no expected output for some case of {problem.id}; "
+                              "reinstall the kit")
+        return dict(reference)
+
+    def outputs(self, problem: LoadedProblem, source: Source) -> Mapping[int, np.ndarray | None]:
+        # A source the kit does not ship cannot match: that mistake is not named.
+        return dict(self._data(problem).get(source.slug, {}))
+
+
+@dataclass(frozen=True)
+class Kit:
+    """An installed kit: its problems, and what the expected outputs were computed with."""
+
+    problems: tuple[LoadedProblem, ...]
+    manifest: Mapping[str, Any]
+
+    @property
+    def references(self) -> KitReferences:
+        return KitReferences(self.manifest)
+
+
+def is_kit(directory: Path) -> bool:
+    return (directory / MANIFEST).is_file()
+
+
+def load_kit(directory: Path = KIT_DATA) -> Kit:
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    problems = load_problems(directory / "problems", require_code=False)
+    return Kit(tuple(problems), manifest)
+
+
+def pinned_versions(checkout: Path) -> dict[str, str]:
+    """The exact pins of ``checkout``'s pyproject.toml (``jax==0.10.2`` -> jax: 0.10.2)."""
+    try:
+        project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    pins = {}
+    for requirement in project.get("project", {}).get("dependencies", []):
+        name, sep, version = requirement.partition("==")
+        if sep:
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def version_warning(grader: Mapping[str, str], student: Mapping[str, str]) -> str | None:
+    """A warning when the student's jax/flax differ from the grader's, or None."""
+    differ = [name for name in NUMERIC if name in grader and name in student
+              and grader[name] != student[name]]
+    if not differ:
+        return None
+    yours = ", ".join(f"{name} {student[name]}" for name in differ)
+    theirs = ", ".join(f"{name} {grader[name]}" for name in differ)
+    install = " ".join(f"{name}=={grader[name]}" for name in NUMERIC if name in grader)
+    return (f"Your {yours} differ from the grader's {theirs}. Random initialisation can change "
+            f"between versions, so your numbers may not match Gradescope's. Install the "
+            f"grader's versions: pip install {install}")
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def _pyproject(checkout: Path) -> str:
+    pins = pinned_versions(checkout)
+    dependencies = [f"{name}=={version}" for name, version in pins.items()
+                    if name not in _NOT_FOR_STUDENTS]
+    build = tomllib.loads((checkout / "pyproject.toml").read_text())["build-system"]["requires"]
+    lines = [
+        "[build-system]",
+        f"requires = {json.dumps(build)}",
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f'name = "{DISTRIBUTION}"',
+        f'version = "{__version__}"',
+        'description = "Check your Flax lifted-transform exercises before you submit them"',
+        'requires-python = ">=3.11"',
+        "# The grader's exact versions: the expected outputs were computed with them.",
+        "dependencies = [",
+        *(f'    "{d}",' for d in dependencies),
+        "]",
+        "",
+        "[project.scripts]",
+        'autograder = "autograder.cli:run"',
+        "",
+        "[tool.setuptools]",
+        'packages = ["autograder"]',
+        "",
+        "[tool.setuptools.package-data]",
+        'autograder = ["kit_data/*.json", "kit_data/problems/*/*"]',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _readme(problems: Sequence[LoadedProblem], manifest: Mapping[str, Any]) -> str:
+    versions = manifest["versions"]
+    rows = [f"| `{p.spec.function}` | {p.spec.title} | `starter/{p.spec.function}.py` |"
+            for p in problems]
+    return f"""# Flax lifted transforms: the pre-submission check
+
+This kit checks your solutions on your own computer, with the same grading engine and the same
+feedback as Gradescope, on the **visible** cases (Gradescope also runs hidden ones). It has
+no solutions in it.
+
+## Install (once)
+
+You need Python 3.11 or newer, on Linux or macOS (on Windows, use WSL).
+
+```bash
+python3 -m venv .venv
+source .venv/bin/activate
+pip install student-kit.zip
+```
+
+This installs the grader's exact versions of jax ({versions.get("jax")}) and flax
+({versions.get("flax")}): random initialisation can change between versions, so use this
+environment for your work too.
+
+## Check your work
+
+```bash
+autograder check my_solution.py           # a file, a folder or a notebook (.ipynb)
+autograder check my_solution.py --problem vmap_over_batch   # one exercise
+autograder check my_solution.py --watch   # re-check every time you save
+autograder check my_solution.py --json    # the same, for programs
+```
+
+Each exercise gets one line (passed or failed, points on the visible tests), then, for each
+failure, what went wrong and how to fix it. The exit status is 0 when every visible test
+passes, 1 when one fails and 2 when the command itself is wrong.
+
+## The exercises
+
+The statements are in `PROBLEMS.md`. Start from the files in `starter/`: each holds the
+function you implement, with its exact signature.
+
+| function | exercise | starter |
+|---|---|---|
+{chr(10).join(rows)}
+
+Passing every visible case does not guarantee full marks: the hidden cases use other sizes
+and seeds. Write code that works for any valid input.
+"""
+
+
+def _kit_files(checkout: Path, problems: Sequence[LoadedProblem],
+               outputs: Mapping[str, Mapping[Source, Mapping[int, Any]]]) -> Iterator[
+                   tuple[str, bytes, int]]:
+    versions = {name: metadata.version(name) for name in NUMERIC}
+    versions["python"] = platform.python_version()
+    manifest = {
+        "format": 1,
+        "autograder": __version__,
+        "versions": versions,
+        "backend": "cpu",
+        "problems": {p.id: {"function": p.spec.function, "points": p.spec.points,
+                            "cases": len(p.spec.cases)} for p in problems},
+    }
+    yield f"{TOP}/pyproject.toml", _pyproject(checkout).encode(), 0o644
+    yield f"{TOP}/README.md", _readme(problems, manifest).encode(), 0o644
+    yield (f"{TOP}/PROBLEMS.md", ("# The exercises\n\n" + "\n".join(
+        statement(p) for p in problems)).encode(), 0o644)
+    for problem in problems:
+        own = problem.directory / "starter.py"
+        text = own.read_text(encoding="utf-8") if own.is_file() else starter(problem)
+        yield f"{TOP}/starter/{problem.spec.function}.py", text.encode(), 0o644
+    package = checkout / "autograder"
+    for path in sorted(package.glob("*.py")):
+        yield f"{TOP}/autograder/{path.name}", path.read_bytes(), 0o644
+    yield (f"{TOP}/autograder/kit_data/{MANIFEST}",
+           (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), 0o644)
+    for problem in problems:
+        base = f"{TOP}/autograder/kit_data/problems/{problem.id}"
+        yield f"{base}/problem.yaml", visible_spec_text(problem).encode(), 0o644
+        yield f"{base}/{EXPECTED}", expected_data(problem, outputs[problem.id]), 0o644
+
+
+def build_kit(checkout: Path, problems_dir: Path, output: Path, cache_dir: Path | None,
+              grader_env: Mapping[str, str], scratch: Path) -> list[str]:
+    """Write the student kit for the problems in ``problems_dir`` to ``output``.
+
+    The expected outputs come from the cache when it holds them (``autograder warm``), else
+    the references and variants run once here, in a trusted worker.
+    """
+    problems = load_problems(problems_dir)
+    spec = WorkerSpec(env=worker_environment(grader_env, scratch), cwd=scratch)
+    outputs: dict[str, dict[Source, Mapping[int, Any]]] = {}
+    with References(spec, ExpectedCache(cache_dir)) as references:
+        for problem in problems:
+            outputs[problem.id] = {source: references.outputs(problem, source)
+                                   for source in _sources(problem)}
+    return write_zip(output, _kit_files(checkout, problems, outputs))
