@@ -21,6 +21,7 @@ from rich.markdown import Markdown
 from autograder.engine import CaseResult, ProblemResult, ReferenceSource, Report
 from autograder.errors import GraderError
 from autograder.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
+from autograder.results import case_tags
 from autograder.spec import LoadedProblem, load_problems
 
 
@@ -138,14 +139,14 @@ def print_check(report: Report, console: Console, submission: Path,
         console.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
 
 
-def _case_data(case: CaseResult) -> dict[str, Any]:
+def _case_data(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
     fb = case.feedback
     return {
         "label": case.label, "visibility": case.visibility, "call": case.call,
         "passed": case.passed, "points": case.points, "max_points": case.max_points,
+        "tags": case_tags(problem, case),  # as in Gradescope's results.json
         "feedback": None if fb is None else {"id": fb.id, "summary": fb.summary,
-                                             "details": fb.details, "tags": list(fb.tags),
-                                             "text": fb.render()},
+                                             "details": fb.details, "text": fb.render()},
         "printed": case.printed,
     }
 
@@ -161,7 +162,7 @@ def check_data(report: Report, submission: Path, warnings: Sequence[str]) -> dic
             "function": p.problem.spec.function, "title": p.problem.spec.title,
             "passed": all(c.passed for c in p.tests), "points": p.points,
             "max_points": p.max_points, "notes": list(p.notes),
-            "tests": [_case_data(c) for c in p.tests],
+            "tests": [_case_data(p, c) for c in p.tests],
         } for p in report.problems],
         "warnings": list(warnings),
         "versions": dict(report.environment.get("versions", {})),

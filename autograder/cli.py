@@ -267,17 +267,17 @@ def _check(args: argparse.Namespace, env: Mapping[str, str],
     submission: Path = args.submission
     if not submission.exists():
         errors.print(f"autograder check: {submission} does not exist (give your .py file, "
-                     "notebook or folder)", highlight=False, markup=False)
+                     "notebook or folder)", highlight=False, markup=False, soft_wrap=True)
         return ExitStatus.USAGE
     try:
         target = check.find_target(args.problems, DEFAULT_PROBLEMS)
         problems = check.select(target.problems, args.problem)
     except check.UsageError as exc:
-        errors.print(f"autograder check: {exc}", highlight=False, markup=False)
+        errors.print(f"autograder check: {exc}", highlight=False, markup=False, soft_wrap=True)
         return ExitStatus.USAGE
     except GraderError as exc:
         errors.print(f"autograder check: the exercises cannot be loaded: {exc}",
-                     highlight=False, markup=False)
+                     highlight=False, markup=False, soft_wrap=True)
         return ExitStatus.ERROR
     cache = default_cache_dir(env)
     options = GradeOptions(
@@ -291,7 +291,7 @@ def _check(args: argparse.Namespace, env: Mapping[str, str],
             report = grade(submission, problems, options, target.references)
         except GraderError as exc:
             errors.print(f"autograder check: the check itself failed: {exc}",
-                         highlight=False, markup=False)
+                         highlight=False, markup=False, soft_wrap=True)
             return ExitStatus.ERROR
         warnings = check.warnings_for(report, target)
         if args.json:

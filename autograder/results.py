@@ -68,10 +68,16 @@ def case_output(problem: ProblemResult, case: CaseResult) -> str:
     return _clip("\n".join(lines))
 
 
-def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
+def case_tags(problem: ProblemResult, case: CaseResult) -> list[str]:
+    """``problem:<function>``, and ``pitfall:<id>`` for each mistake recognised."""
     tags = [f"problem:{problem.problem.spec.function}"]
     if case.feedback is not None:
         tags += [f"pitfall:{tag}" for tag in case.feedback.tags]
+    return tags
+
+
+def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
+    tags = case_tags(problem, case)
     return {
         "name": f"{problem.problem.spec.function}: {case.label}",
         "number": f"{problem.problem.id}.{case.index + 1}",

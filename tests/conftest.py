@@ -3,6 +3,7 @@ that grades a small submission written inline, through the real engine and real 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -13,7 +14,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from rich.console import Console
 
+from autograder.cli import ExitStatus, main
 from autograder.engine import GradeOptions, ProblemResult, Report, grade
 from autograder.isolation import open_runtime
 from autograder.spec import LoadedProblem, load_problem, load_problems
@@ -108,3 +111,21 @@ def short_time_limit(tmp_path: Path, problems: dict[str, LoadedProblem]
 def only(report: Report) -> ProblemResult:
     assert len(report.problems) == 1
     return report.problems[0]
+
+
+def run_check(*argv: str, cache: Path, color: bool = False) -> tuple[ExitStatus, str]:
+    """``autograder check ARGV`` through ``main``: the exit status and what it printed."""
+    console = Console(file=io.StringIO(), width=100, force_terminal=color,
+                      color_system="standard" if color else None)
+    env = {"AUTOGRADER_CACHE": str(cache)}
+    status = main(["check", *argv], env=env, console=console)
+    return status, console.file.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def mistakes_json(cache_dir: Path) -> dict[str, Any]:
+    """``autograder check examples/classic-mistakes --json`` from the checkout."""
+    status, out = run_check(str(EXAMPLES / "classic-mistakes"), "--json", cache=cache_dir)
+    assert status == ExitStatus.FAILURE
+    data: dict[str, Any] = json.loads(out)
+    return data
