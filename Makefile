@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo zip bench clean
+.PHONY: install test lint demo zip student-kit bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ bench: install
 
 zip: install
 	$(BIN)/python -m autograder zip --output dist/autograder.zip
+
+student-kit: install
+	$(BIN)/python -m autograder kit --output dist/student-kit.zip
 
 clean:
 	rm -rf $(VENV) dist demo-results .pytest_cache .mypy_cache .ruff_cache

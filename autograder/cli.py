@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from autograder import check, isolation
+from autograder import authoring, check, isolation
 from autograder.cache import default_cache_dir
 from autograder.engine import GradeOptions, grade, warm_cache
 from autograder.errors import GraderError
@@ -27,7 +27,8 @@ from autograder.kit import build_kit
 from autograder.package import build_zip
 from autograder.report import print_report
 from autograder.results import build_results, failure_results, write_results
-from autograder.spec import load_problems
+from autograder.spec import discover_problems, load_problem, load_problems
+from autograder.validate import Validation, steps, validate
 
 #: Where the package's own problems live in a checkout (and in the Gradescope zip).
 DEFAULT_PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
@@ -116,6 +117,31 @@ def _parser() -> argparse.ArgumentParser:
                            help="problems folder (default: the kit's, or the checkout's)")
     check_cmd.add_argument("--memory-limit", type=int, default=None, metavar="MB",
                            help="memory for your code (default: most of this machine's)")
+
+    new = commands.add_parser(
+        "new", help="scaffold a new problem (spec, reference, mistakes, starter)",
+        description="Write problems/NAME/ with a commented spec, a reference, mistake "
+                    "examples and a starter: a complete exercise that passes validate, to "
+                    "change step by step.")
+    new.add_argument("name", help="the function students write, e.g. scan_over_layers")
+    new.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
+
+    val = commands.add_parser(
+        "validate", help="prove problems' tests right (reference, mistakes, starter)",
+        description="Check each problem through the real grading path: a valid spec, the "
+                    "reference at full marks, every mistake recognised by its example, the "
+                    "starter at zero, sane tolerances. Exits 1 on any error.")
+    val.add_argument("paths", type=Path, nargs="*", default=[DEFAULT_PROBLEMS], metavar="PATH",
+                     help="problem folders, or folders of them (default: %(default)s)")
+    val.add_argument("--cache", type=Path, default=None,
+                     help="expected-output cache (default: $AUTOGRADER_CACHE or "
+                          "~/.cache/flax-lift-autograder/expected)")
+
+    schema = commands.add_parser(
+        "schema", help="write the JSON Schema of problem.yaml (for editors)",
+        description="Print (or write) the JSON Schema of the spec format, generated from the "
+                    "loader's own models; the repository ships it as schema/problem.schema.json.")
+    schema.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
 
     kit = commands.add_parser(
         "kit", help="build the student kit (dist/student-kit.zip)",
@@ -244,6 +270,17 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return _check(args, env, console)
     if args.command == "kit":
         return _kit(args, env, console or Console())
+    if args.command == "new":
+        return _new(args, console or Console())
+    if args.command == "validate":
+        return _validate(args, env, console or Console())
+    if args.command == "schema":
+        if args.output is None:
+            (console or Console()).out(authoring.schema_text(), end="", highlight=False)
+        else:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(authoring.schema_text(), encoding="utf-8")
+        return ExitStatus.SUCCESS
     root: Path = args.root
     problems = args.problems or root / "source" / "problems"
     cache = args.cache or root / "source" / ".cache" / "expected"
@@ -317,6 +354,77 @@ def _kit(args: argparse.Namespace, env: Mapping[str, str], console: Console) -> 
         return ExitStatus.FAILURE
     console.print(f"Wrote {args.output} ({len(names)} files)", highlight=False)
     return ExitStatus.SUCCESS
+
+
+def _new(args: argparse.Namespace, console: Console) -> ExitStatus:
+    try:
+        written = authoring.scaffold(args.problems, args.name)
+    except authoring.ScaffoldError as exc:
+        console.print(f"autograder new: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return ExitStatus.USAGE
+    for path in written:
+        console.print(f"wrote {path}", markup=False, highlight=False)
+    console.print(f"Next: edit {args.problems / args.name}/problem.yaml and reference.py, then "
+                  f"run `autograder validate {args.problems / args.name}` (docs/authoring.md "
+                  "walks through it).", markup=False, highlight=False)
+    return ExitStatus.SUCCESS
+
+
+def _validate(args: argparse.Namespace, env: Mapping[str, str],
+              console: Console) -> ExitStatus:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    directories: list[Path] = []
+    for path in args.paths:
+        folders = discover_problems(path)
+        if not folders:
+            console.print(f"autograder validate: no problem.yaml in {path} or its "
+                          "sub-folders", markup=False, highlight=False, soft_wrap=True)
+            return ExitStatus.USAGE
+        directories += [d for d in folders if d not in directories]
+    cache = args.cache or default_cache_dir(env)
+    options = GradeOptions(grader_env=env, cache_dir=cache,
+                           compile_cache=compile_cache_beside(cache))
+    total = 0
+    for directory in directories:
+        try:
+            total += steps(load_problem(directory))
+        except GraderError:
+            total += 1
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("validating", total=total)
+
+        def on_step(directory: Path, what: str) -> None:
+            progress.update(task, description=f"{directory.name}: {what}")
+            progress.advance(task)
+
+        results = validate(directories, options, on_step)
+    table = Table(title="Validation", title_justify="left")
+    for column in ("problem", "reference", "starter", "mistakes", "tolerance", "seconds",
+                   "result"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for found in results:
+        table.add_row(found.directory.name, found.reference, found.starter, found.mistakes,
+                      found.tolerance, f"{found.seconds:.0f}",
+                      "[green]ok[/]" if found.ok else "[red]errors[/]")
+    console.print(table)
+    _print_findings(results, console)
+    errors = sum(f.level == "error" for r in results for f in r.findings)
+    warnings = sum(f.level == "warning" for r in results for f in r.findings)
+    console.print(f"{len(results)} problem(s): {errors} error(s), {warnings} warning(s)",
+                  style="bold red" if errors else "bold green", highlight=False)
+    return ExitStatus.FAILURE if errors else ExitStatus.SUCCESS
+
+
+def _print_findings(results: list[Validation], console: Console) -> None:
+    for found in results:
+        for finding in found.findings:
+            style = "red" if finding.level == "error" else "yellow"
+            console.print(f"[{style}]{finding.level}[/] ", end="")
+            console.print(str(finding), markup=False, highlight=False)
 
 
 def _out_of_time(signum: int, frame: object) -> None:

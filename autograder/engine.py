@@ -87,6 +87,8 @@ class CaseResult:
     #: What the student's code printed during this case (shown only in this case's test,
     #: so a hidden case's inputs cannot leak into a visible test).
     printed: str = ""
+    #: The array the student's function returned, when it returned one (for TA tools).
+    output: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -400,11 +402,12 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
                if not options.visible_only or case.visibility == "visible"]
 
     def result(index: int, fb: Feedback | None, seconds: float | None = None,
-               credit: float = 0.0, printed: str = "") -> CaseResult:
+               credit: float = 0.0, printed: str = "",
+               output: np.ndarray | None = None) -> CaseResult:
         spec = problem.spec
         return CaseResult(index, spec.case_label(index), spec.cases[index].visibility,
                           describe_call(problem, index), spec.case_points(index), fb, seconds,
-                          credit, printed)
+                          credit, printed, output)
 
     def structure_result(fb: Feedback | None) -> CaseResult | None:
         structure = problem.spec.structure
@@ -454,7 +457,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     cases = []
     for run in runs:
         explained, credit = diagnoser.explain(run)
-        cases.append(result(run.index, explained, seconds.get(run.index), credit, run.printed))
+        cases.append(result(run.index, explained, seconds.get(run.index), credit, run.printed,
+                            run.got))
     structure = None
     if problem.spec.structure is not None:
         structure = structure_result(check_structure(problem, runs, first_failure))

@@ -266,7 +266,9 @@ class WorkerProcess:
         group (daemons that left the session included). Zombies (dead, waiting to be reaped
         by init) hold nothing and are left out."""
         assert self._process is not None
-        found = []
+        found: list[int] = []
+        if not os.path.isdir("/proc"):  # macOS: no process table to read (nor a watchdog)
+            return found
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue

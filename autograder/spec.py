@@ -292,6 +292,10 @@ class Mistake(_Strict):
     ] = Field(description="how it is recognised; a list gives alternatives (any one suffices)")
     credit: float = Field(0.0, ge=0, le=1,
                           description="share of a case's points kept when this is the cause")
+    example: str | None = Field(
+        None, description="function of the variants file that makes this mistake, graded by "
+                          "`autograder validate` to prove it is recognised (default: the id with "
+                          "dashes as underscores, else the first detect variant)")
 
 
     @property
@@ -594,7 +598,7 @@ def _output_shape(path: Path, problem: Problem,
     return tuple(shape)
 
 
-def _defined_functions(path: Path) -> set[str] | None:
+def defined_functions(path: Path) -> set[str] | None:
     try:
         tree = ast.parse(path.read_bytes())
     except (OSError, SyntaxError):
@@ -628,7 +632,7 @@ def _detect_issues(path: Path, directory: Path | None, problem: Problem, where: 
                                 f"'{detect.output}' needs returns.shape (the logical shape "
                                 f"before flattening, e.g. [num_models, features])"))
     if detect.variant and directory is not None:
-        variants = _defined_functions(directory / problem.variants)
+        variants = defined_functions(directory / problem.variants)
         if variants is None:
             issues.append(SpecIssue(path, f"{where}.variant",
                                     f"the variants file {problem.variants!r} is missing or "

@@ -1,0 +1,294 @@
+"""``autograder validate``: prove a problem's tests right before any student sees them.
+
+For each problem, through the real grading path (workers, isolation, comparison, diagnosis):
+
+1. the spec is valid, and every case satisfies the declared constraints (the loader);
+2. the reference scores full marks;
+3. every declared mistake is recognised: its example (a function of the variants file that
+   makes the mistake) loses points and is tagged with exactly that mistake on at least one
+   test; an example the cases cannot tell from the reference is an error that says so;
+4. the starter file scores zero, without a grader fault;
+5. the tolerances suit the backend: not tighter than float32 arithmetic can promise there,
+   and not so loose that a mistake's example passes a case it gets wrong.
+
+Findings are data: errors fail the run (for CI), warnings are reported.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from autograder.cache import ExpectedCache
+from autograder.engine import GradeOptions, ProblemResult, References, grade
+from autograder.errors import GraderError, SpecError
+from autograder.sandbox import WorkerSpec, worker_environment
+from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
+from autograder.statement import starter
+
+#: float32 arithmetic on a CPU: a few units in the last place, times a margin for the
+#: reordered sums of a different (still correct) implementation.
+CPU_FLOOR = 10 * float(np.finfo(np.float32).eps)
+#: Accelerators multiply float32 matrices at reduced precision by default (TF32, bfloat16).
+ACCELERATOR_FLOOR = 1e-3
+#: An example that passes a case while differing from the reference by more than this
+#: (relative to the output's scale) is accepted by the tolerance, not by float noise.
+NOISE = 1e-4
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Literal["error", "warning"]
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class Validation:
+    """What ``validate`` found for one problem folder."""
+
+    directory: Path
+    function: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    reference: str = "-"
+    starter: str = "-"
+    mistakes: str = "-"
+    tolerance: str = "-"
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.level == "error" for f in self.findings)
+
+    def error(self, where: str, message: str) -> None:
+        self.findings.append(Finding("error", where, message))
+
+    def warn(self, where: str, message: str) -> None:
+        self.findings.append(Finding("warning", where, message))
+
+
+def example_name(mistake: Mistake, defined: set[str]) -> str | None:
+    """The function of the variants file that makes ``mistake``: ``example``, else the id
+    with dashes as underscores, else the first ``detect`` variant."""
+    if mistake.example:
+        return mistake.example
+    by_id = mistake.id.replace("-", "_")
+    if by_id in defined:
+        return by_id
+    return next((d.variant for d in mistake.alternatives if d.variant), None)
+
+
+def steps(problem: LoadedProblem) -> int:
+    """How many gradings validating ``problem`` takes (for a progress display)."""
+    return 2 + len(problem.spec.mistakes)
+
+
+def _score(result: ProblemResult) -> str:
+    return f"{round(result.points, 2):g}/{round(result.max_points, 2):g}"
+
+
+def _failures(result: ProblemResult, limit: int = 3) -> str:
+    failed = [f"{c.label}: {c.feedback.id} ({c.feedback.summary})" for c in result.tests
+              if c.feedback is not None]
+    more = f"; and {len(failed) - limit} more" if len(failed) > limit else ""
+    return "; ".join(failed[:limit]) + more
+
+
+class _Grader:
+    """Grades trusted files of one problem as if a student had submitted them."""
+
+    def __init__(self, problem: LoadedProblem, options: GradeOptions, scratch: Path) -> None:
+        self.problem = problem
+        self.options = options
+        self.scratch = scratch
+        self.count = 0
+
+    def grade_files(self, files: dict[str, str]) -> ProblemResult:
+        self.count += 1
+        folder = self.scratch / f"submission-{self.count}"
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        report = grade(folder, [self.problem], self.options)
+        if report.fault is not None or not report.problems:
+            raise GraderError(f"grading failed:\n{report.fault}")
+        return report.problems[0]
+
+
+def _wrapper(problem: LoadedProblem, example: str) -> str:
+    params = ", ".join(problem.spec.parameter_names)
+    module = Path(problem.spec.variants).stem
+    return (f"from {module} import {example} as _example\n\n\n"
+            f"def {problem.spec.function}({params}):\n"
+            f"    return _example({params})\n")
+
+
+def _check_mistake(problem: LoadedProblem, index: int, mistake: Mistake, defined: set[str],
+                   grader: _Grader, found: Validation,
+                   expected: Callable[[], dict[int, np.ndarray]]) -> bool:
+    where = f"{problem.spec_path}: mistakes[{index}]"
+    name = example_name(mistake, defined)
+    variants = problem.spec.variants
+    if name is None or name not in defined:
+        wanted = name or mistake.id.replace("-", "_")
+        found.error(where, f"mistake {mistake.id!r} has no example: add a function "
+                           f"`def {wanted}({', '.join(problem.spec.parameter_names)})` to "
+                           f"{variants} that makes this mistake as a student would (or name "
+                           f"one with `example:`), so validate can prove it is recognised")
+        return False
+    files = {p.name: p.read_text(encoding="utf-8")
+             for p in [problem.variants_path] if p.is_file()}
+    files["solution.py"] = _wrapper(problem, name)
+    result = grader.grade_files(files)
+    declared = {m.id for m in problem.spec.mistakes}
+    tagged = [c for c in result.tests if c.feedback is not None]
+    exact = [c for c in tagged if set(c.feedback.tags) & declared == {mistake.id}]  # type: ignore[union-attr]
+    _check_loose(problem, mistake, name, result, found, expected)
+    if exact:
+        return True
+    if not tagged:
+        found.error(where, f"the example {name!r} of mistake {mistake.id!r} scores full marks "
+                           f"({_score(result)}): no case tells this mistake from the reference. "
+                           "Add a case on which it changes the output (other sizes, including "
+                           "more than one model, layer or example; another seed), or a "
+                           "structure rule (`has`/`lacks`) that recognises it")
+        return False
+    others = sorted({t for c in tagged for t in c.feedback.tags  # type: ignore[union-attr]
+                     if t in declared} - {mistake.id})
+    seen = sorted({c.feedback.id for c in tagged})  # type: ignore[union-attr]
+    hint = (f"it is recognised as {', '.join(others)} instead" if others
+            else f"its failures are only {', '.join(seen)}")
+    found.error(where, f"the example {name!r} of mistake {mistake.id!r} loses points "
+                       f"({_score(result)}) but is never tagged pitfall:{mistake.id} alone: "
+                       f"{hint}. Fix the mistake's `detect` rule (or the example)")
+    return False
+
+
+def _check_loose(problem: LoadedProblem, mistake: Mistake, name: str, result: ProblemResult,
+                 found: Validation, expected: Callable[[], dict[int, np.ndarray]]) -> None:
+    """Warn when an example passes a case it gets wrong by more than float noise."""
+    for case in result.cases:
+        if not case.passed or case.output is None:
+            continue
+        want = expected().get(case.index)
+        if want is None or case.output.shape != want.shape:
+            continue
+        diff = float(np.max(np.abs(case.output.astype(np.float64) - want), initial=0.0))
+        scale = float(np.max(np.abs(want), initial=0.0)) or 1.0
+        if diff / scale > NOISE:
+            tol = problem.spec.tolerance_for(case.index)
+            found.warn(f"{problem.spec_path}: cases[{case.index}]",
+                       f"the example {name!r} of mistake {mistake.id!r} passes {case.label} "
+                       f"although it differs from the reference by up to {diff:.3g} "
+                       f"({diff / scale:.1e} of the output's scale): the tolerance "
+                       f"(rtol={tol.rtol:g}, atol={tol.atol:g}) accepts this mistake there; "
+                       "tighten it")
+
+
+def _check_tolerances(problem: LoadedProblem, backend: str, found: Validation) -> str:
+    floor = CPU_FLOOR if backend == "cpu" else ACCELERATOR_FLOOR
+    spec = problem.spec
+    tight = []
+    for index in range(len(spec.cases)):
+        tol = spec.tolerance_for(index)
+        if tol.rtol < floor and tol.atol < floor:
+            tight.append(index)
+    if tight:
+        where = (f"{problem.spec_path}: tolerance" if len(tight) == len(spec.cases)
+                 else f"{problem.spec_path}: cases[{tight[0]}].tolerance")
+        found.warn(where, f"rtol below {floor:.1e}, what float32 arithmetic on the {backend} "
+                          f"backend can promise for a correct solution computed in another "
+                          f"order, on {len(tight)} case(s): a correct student may fail; use "
+                          f"rtol of at least {floor:.0e}")
+        return "too tight"
+    return "ok"
+
+
+def validate_problem(directory: Path, options: GradeOptions,
+                     step: Callable[[str], None] = lambda _: None) -> Validation:
+    """Validate one problem folder through the real grading path."""
+    start = time.monotonic()
+    found = Validation(directory)
+    try:
+        problem = load_problem(directory)
+    except SpecError as exc:
+        for issue in exc.issues:
+            found.error(f"{issue.path}" + (f": {issue.location}" if issue.location else ""),
+                        issue.message)
+        found.seconds = time.monotonic() - start
+        return found
+    found.function = problem.spec.function
+    expected_memo: dict[int, np.ndarray] = {}
+
+    def expected() -> dict[int, np.ndarray]:
+        if not expected_memo:
+            with tempfile.TemporaryDirectory(prefix="autograder-validate-") as scratch:
+                spec = WorkerSpec(env=worker_environment(options.grader_env, Path(scratch)),
+                                  cwd=Path(scratch))
+                with References(spec, ExpectedCache(options.cache_dir)) as references:
+                    expected_memo.update(references.expected(problem))
+        return expected_memo
+
+    with tempfile.TemporaryDirectory(prefix="autograder-validate-") as scratch:
+        grader = _Grader(problem, options, Path(scratch))
+        step("the reference")
+        reference_file = problem.reference_path.name
+        result = grader.grade_files({reference_file: problem.reference_path.read_text(
+            encoding="utf-8")})
+        found.reference = _score(result)
+        if result.points < result.max_points:
+            found.error(f"{problem.reference_path}",
+                        f"the reference scores {_score(result)}, not full marks: "
+                        f"{_failures(result)}")
+        backend = str(result.environment.get("backend", "cpu"))
+        step("the starter")
+        own = problem.directory / "starter.py"
+        text = own.read_text(encoding="utf-8") if own.is_file() else starter(problem)
+        result = grader.grade_files({"starter.py": text})
+        found.starter = _score(result)
+        if result.points > 0:
+            found.error(f"{own if own.is_file() else problem.spec_path}",
+                        f"the starter file scores {_score(result)}; it must score 0 (a stub "
+                        "that raises NotImplementedError)")
+        defined = defined_functions(problem.variants_path) or set()
+        recognised = 0
+        for index, mistake in enumerate(problem.spec.mistakes):
+            step(f"mistake {mistake.id}")
+            recognised += _check_mistake(problem, index, mistake, defined, grader, found,
+                                         expected)
+        found.mistakes = f"{recognised}/{len(problem.spec.mistakes)} recognised"
+        found.tolerance = _check_tolerances(problem, backend, found)
+        if any(f.level == "warning" and "accepts this mistake" in f.message
+               for f in found.findings):
+            found.tolerance = "too loose"
+    found.seconds = time.monotonic() - start
+    return found
+
+
+def validate(directories: Sequence[Path], options: GradeOptions,
+             on_step: Callable[[Path, str], None] = lambda *_: None) -> list[Validation]:
+    """Validate every problem folder; problems whose functions collide are errors too."""
+    results = []
+    owners: dict[str, Path] = {}
+    for directory in directories:
+
+        def step(what: str, directory: Path = directory) -> None:
+            on_step(directory, what)
+
+        found = validate_problem(directory, options, step)
+        if found.function is not None:
+            other = owners.setdefault(found.function, directory)
+            if other != directory:
+                found.error(f"{directory / 'problem.yaml'}: function",
+                            f"{found.function!r} is also graded by {other}; rename one")
+        results.append(found)
+    return results
