@@ -89,6 +89,9 @@ class CaseResult:
     printed: str = ""
     #: The array the student's function returned, when it returned one (for TA tools).
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: A custom check's own Gradescope number and tags.
+    number: str | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -110,6 +113,8 @@ class ProblemResult:
     environment: Mapping[str, Any] = field(default_factory=dict)
     #: The structure test (the lifted transforms applied), when the spec declares one.
     structure: CaseResult | None = None
+    #: The custom checks' tests, when the spec names a checks file.
+    checks: tuple[CaseResult, ...] = ()
 
     @property
     def printed(self) -> str:
@@ -119,8 +124,9 @@ class ProblemResult:
 
     @property
     def tests(self) -> tuple[CaseResult, ...]:
-        """Every Gradescope test of the problem: the cases, then the structure test."""
-        return self.cases + ((self.structure,) if self.structure is not None else ())
+        """Every Gradescope test of the problem: the cases, the structure test, the checks."""
+        return (self.cases + ((self.structure,) if self.structure is not None else ())
+                + self.checks)
 
     @property
     def points(self) -> float:
@@ -420,13 +426,15 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     if not submission.files:
         fb = feedback.no_python_files(function, submission.other_files)
         return ProblemResult(problem, tuple(result(i, fb) for i in indices),
-                             structure=structure_result(fb))
+                             structure=structure_result(fb),
+                             checks=_checks_failed(problem, fb, options.visible_only))
     source = submission.locate(function)
     if source is None:
         fb = feedback.missing_function(function, [f.relative for f in submission.files],
                                        submission.near_names(function))
         return ProblemResult(problem, tuple(result(i, fb) for i in indices),
-                             structure=structure_result(fb))
+                             structure=structure_result(fb),
+                             checks=_checks_failed(problem, fb, options.visible_only))
 
     # Expected outputs first (from the cache, normally), and no trusted worker left running
     # beside the student's, so the student's memory limit can be most of the container's.
@@ -450,6 +458,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
             if isinstance(reply, Failure):
                 timeouts += reply.kind == "timeout"
                 load_failure = student.load()
+        checks = (_run_checks(problem, student, load_failure, options.visible_only)
+                  if problem.checks else ())
     finally:
         student.close()
 
@@ -463,7 +473,56 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     if problem.spec.structure is not None:
         structure = structure_result(check_structure(problem, runs, first_failure))
     return ProblemResult(problem, tuple(cases), "\n".join(student.printed),
-                         tuple(student.notes), student.info, structure)
+                         tuple(student.notes), student.info, structure, checks)
+
+
+def _check_result(problem: LoadedProblem, k: int, fb: Feedback | None, credit: float = 0.0,
+                  printed: str = "") -> CaseResult:
+    check = problem.checks[k]
+    return CaseResult(len(problem.spec.cases) + 1 + k, check.name, check.visibility, "",
+                      check.weight, fb, None, credit, printed, number=check.number,
+                      tags=check.tags)
+
+
+def _checks_failed(problem: LoadedProblem, fb: Feedback,
+                   visible_only: bool = False) -> tuple[CaseResult, ...]:
+    return tuple(_check_result(problem, k, fb) for k, check in enumerate(problem.checks)
+                 if not visible_only or check.visibility == "visible")
+
+
+def _run_checks(problem: LoadedProblem, student: _StudentFunction,
+                load_failure: Feedback | None, visible_only: bool) -> tuple[CaseResult, ...]:
+    """The custom checks, run in the student's worker; every check gets a result."""
+    if load_failure is not None or student.worker is None:
+        return _checks_failed(problem, load_failure or feedback.check_not_run("no worker"),
+                              visible_only)
+    assert problem.spec.checks is not None
+    source = (problem.directory / problem.spec.checks).read_text(encoding="utf-8")
+    limit = problem.spec.time_limit * max(1, len(problem.checks))
+    reply = student.worker.request({"op": "checks", "function": problem.spec.function,
+                                    "source": source, "filename": problem.spec.checks},
+                                   timeout=limit)
+    if isinstance(reply, Failure):
+        fb = (feedback.timeout(problem.spec.function, limit) if reply.kind == "timeout"
+              else feedback.crashed(problem.spec.function, reply.seconds, reply.signal_name,
+                                    reply.exit_code))
+        return _checks_failed(problem, fb, visible_only)
+    outcomes = {o["id"]: o for o in reply.get("checks", [])} if reply.get("ok") else {}
+    everything = outcomes.get("*")
+    results = []
+    for k, check in enumerate(problem.checks):
+        if visible_only and check.visibility != "visible":
+            continue
+        outcome = outcomes.get(check.id) or everything or {
+            "status": "error", "message": "this check did not run"}
+        score = outcome.get("score")
+        credit = 1.0 if outcome["status"] == "passed" else 0.0
+        if check.partial and isinstance(score, int | float) and check.weight > 0:
+            credit = min(max(float(score) / check.weight, 0.0), 1.0)
+        verdict = None if credit >= 1.0 else feedback.check_failed(check, outcome)
+        results.append(_check_result(problem, k, verdict, credit if verdict else 0.0,
+                                     str(outcome.get("printed", ""))))
+    return tuple(results)
 
 
 def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],

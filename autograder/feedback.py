@@ -211,3 +211,21 @@ def no_fresh_worker(function: str) -> Feedback:
         f"started for it, because the processes your code started were still using up the "
         f"limit (for example after a fork bomb). Do not start processes from your code.",
     )
+
+
+def check_failed(check: Any, outcome: dict[str, Any]) -> Feedback:
+    """A custom check that did not pass (``check`` is a :class:`~autograder.checks.CustomCheck`)."""
+    message = str(outcome.get("message", "")).strip()
+    if outcome.get("status") == "skipped":
+        return Feedback("check-skipped", f"The check \u201c{check.name}\u201d was not run "
+                        f"({message}); it is worth no points.")
+    if check.hide_errors is not None:
+        return Feedback("check-failed", check.hide_errors)
+    last = message.splitlines()[-1] if message else ""
+    return Feedback("check-failed",
+                    f"The check \u201c{check.name}\u201d failed" + (f": {last}" if last else "."),
+                    _code(message))
+
+
+def check_not_run(why: str) -> Feedback:
+    return Feedback("check-failed", f"The check could not run: {why}.")

@@ -73,14 +73,14 @@ def case_tags(problem: ProblemResult, case: CaseResult) -> list[str]:
     tags = [f"problem:{problem.problem.spec.function}"]
     if case.feedback is not None:
         tags += [f"pitfall:{tag}" for tag in case.feedback.tags]
-    return tags
+    return tags + list(case.tags)
 
 
 def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
     tags = case_tags(problem, case)
     return {
         "name": f"{problem.problem.spec.function}: {case.label}",
-        "number": f"{problem.problem.id}.{case.index + 1}",
+        "number": case.number or f"{problem.problem.id}.{case.index + 1}",
         "score": _round(case.points),
         "max_score": _round(case.max_points),
         "status": "passed" if case.passed else "failed",

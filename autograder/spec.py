@@ -34,6 +34,8 @@ from pydantic import (
     field_validator,
 )
 
+from autograder.checks import ChecksError, CustomCheck
+from autograder.checks import collect as collect_checks
 from autograder.constraints import Constraint, ConstraintSyntaxError
 from autograder.errors import SpecError, SpecIssue
 
@@ -336,6 +338,9 @@ class Problem(_Strict):
     constraints: tuple[str, ...] = Field((), description="Python expressions over parameters")
     reference: str = Field("reference.py", description="file beside the spec")
     variants: str = Field("mistakes.py", description="file of mistake variants")
+    checks: str | None = Field(None, description="file of extra unittest checks written with "
+                                                 "gradescope-utils' decorators, run on the "
+                                                 "student's function beside the cases")
     structure: Structure | None = None
     mistakes: tuple[Mistake, ...] = ()
     cases: tuple[Case, ...] = Field(min_length=1)
@@ -375,6 +380,8 @@ class LoadedProblem(BaseModel):
     directory: Path
     constraints: tuple[Constraint, ...]
     output_shape: tuple[Constraint, ...] | None = None
+    #: The custom checks of ``spec.checks``, as their decorators declare them.
+    checks: tuple[CustomCheck, ...] = ()
 
     @property
     def id(self) -> str:
@@ -579,10 +586,19 @@ def load_problem(directory: Path | str, *, require_code: bool = True) -> LoadedP
                                 f"in {directory}"))
     output_shape = _output_shape(path, problem, issues)
     issues += _mistake_issues(path, directory if require_code else None, problem)
+    checks: tuple[CustomCheck, ...] = ()
+    if problem.checks and require_code:
+        try:
+            checks = collect_checks(directory / problem.checks)
+        except OSError as exc:
+            issues.append(SpecIssue(path, "checks", f"cannot read {problem.checks!r}: "
+                                    f"{exc.strerror}"))
+        except ChecksError as exc:
+            issues.append(SpecIssue(path, "checks", f"{problem.checks}: {exc}"))
     if issues:
         raise SpecError(issues)
     return LoadedProblem(spec=problem, directory=directory, constraints=constraints,
-                         output_shape=output_shape)
+                         output_shape=output_shape, checks=checks)
 
 
 def _output_shape(path: Path, problem: Problem,
@@ -701,6 +717,7 @@ def visible_spec_text(problem: LoadedProblem) -> str:
     raw["cases"] = [raw["cases"][i] for i in visible]
     raw.pop("reference", None)
     raw.pop("variants", None)
+    raw.pop("checks", None)  # checks are code: not in the kit
     raw["points"] = round(sum(spec.case_points(i) for i in visible)
                           + (spec.structure.points if spec.structure else 0.0), 6)
     header = (f"# {spec.title}: the visible cases of the exercise, as the grader checks them.\n"

@@ -189,6 +189,11 @@ class Worker:
                                   Path(request["root"]), bool(request.get("trace")))
             elif op == "call":
                 reply = self.call(request["function"], request["args"])
+            elif op == "checks":
+                from autograder import checks
+
+                reply = {"ok": True, "checks": checks.run(
+                    request["source"], request["filename"], self.functions[request["function"]])}
             else:
                 reply = _error("protocol", message=f"unknown op {op!r}")
         reply["printed"] = printed.text()
