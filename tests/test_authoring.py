@@ -136,3 +136,13 @@ def test_validate_catches_useless_mistakes_missing_examples_and_tight_tolerances
     assert f"warning {spec}: tolerance: rtol below 1.2e-06" in out
     assert re.search(r"broken_lift │ 10/10 │ 0/10 │ 1/3 recognised │ too tight │", out), out
     assert "1 problem(s): 2 error(s), 1 warning(s)" in out
+
+
+def test_the_authoring_guide_documents_every_key_of_the_schema() -> None:
+    guide = (REPO / "docs" / "authoring.md").read_text()
+    schema = spec_schema()
+    keys = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        keys |= set(definition.get("properties", {}))
+    missing = sorted(k for k in keys if f"`{k}`" not in guide)
+    assert not missing, f"docs/authoring.md does not document {missing}"
