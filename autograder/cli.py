@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import json
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -39,6 +41,7 @@ class ExitStatus(enum.IntEnum):
     FAILURE = 1  # a check found problems (`check`, `validate`)
     USAGE = 2
     ERROR = 3  # the grader could not even write results
+    INTERRUPTED = 130  # Ctrl-C (a regrade resumes where it stopped)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,6 +145,44 @@ def _parser() -> argparse.ArgumentParser:
         description="Print (or write) the JSON Schema of the spec format, generated from the "
                     "loader's own models; the repository ships it as schema/problem.schema.json.")
     schema.add_argument("--output", type=Path, default=None, help="file to write (default: stdout)")
+
+    regrade_cmd = commands.add_parser(
+        "regrade", help="regrade a Gradescope export (or a folder of submissions)",
+        description="Grade every submission of an export with the same isolated engine: one "
+                    "results.json each, a CSV, a summary and the analytics report. A re-run "
+                    "resumes: submissions graded against the same problems are not graded "
+                    "again (unless --force).")
+    regrade_cmd.add_argument("export", type=Path, metavar="EXPORT",
+                             help="the export's zip or folder (submission_metadata.yml and "
+                                  "one folder per submission), or a folder of submission "
+                                  "folders")
+    regrade_cmd.add_argument("--output", type=Path, default=None, metavar="DIR",
+                             help="where results go (default: EXPORT-regrade beside it)")
+    regrade_cmd.add_argument("--csv", type=Path, default=None, metavar="PATH",
+                             help="the class table (default: DIR/grades.csv)")
+    regrade_cmd.add_argument("--jobs", type=int, default=1, metavar="N",
+                             help="submissions graded at a time on this machine")
+    regrade_cmd.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                             help="grade on a Dask distributed cluster instead "
+                                  "(tcp://host:8786); its workers must see the same paths")
+    regrade_cmd.add_argument("--force", action="store_true",
+                             help="grade again what is already graded")
+    regrade_cmd.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS)
+    regrade_cmd.add_argument("--cache", type=Path, default=None,
+                             help="expected-output cache (default: $AUTOGRADER_CACHE or "
+                                  "~/.cache/flax-lift-autograder/expected)")
+    regrade_cmd.add_argument("--time-budget", type=float, default=540.0,
+                             help="seconds per submission (default: %(default)s)")
+
+    report_cmd = commands.add_parser(
+        "report", help="the class analytics page for a folder of results",
+        description="Write a self-contained HTML report (scores per problem, mistakes "
+                    "ranked, failing tests, grading time) and print the headline numbers.")
+    report_cmd.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    report_cmd.add_argument("--output", type=Path, default=None,
+                            help="default: RESULTS_DIR/report.html")
+    report_cmd.add_argument("--problems", type=Path, default=DEFAULT_PROBLEMS,
+                            help="for the mistakes' summaries (default: %(default)s)")
 
     kit = commands.add_parser(
         "kit", help="build the student kit (dist/student-kit.zip)",
@@ -272,6 +313,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return _kit(args, env, console or Console())
     if args.command == "new":
         return _new(args, console or Console())
+    if args.command == "regrade":
+        return _regrade(args, env, console or Console())
+    if args.command == "report":
+        return _report(args, console or Console())
     if args.command == "validate":
         return _validate(args, env, console or Console())
     if args.command == "schema":
@@ -425,6 +470,105 @@ def _print_findings(results: list[Validation], console: Console) -> None:
             style = "red" if finding.level == "error" else "yellow"
             console.print(f"[{style}]{finding.level}[/] ", end="")
             console.print(str(finding), markup=False, highlight=False)
+
+
+def _regrade(args: argparse.Namespace, env: Mapping[str, str],
+             console: Console) -> ExitStatus:
+    from autograder import regrade as rg
+    from autograder.progress import regrade_progress
+
+    if args.jobs < 1:
+        console.print("autograder regrade: --jobs must be at least 1", highlight=False)
+        return ExitStatus.USAGE
+    export: Path = args.export
+    output: Path = args.output or export.with_name(export.stem + "-regrade")
+    try:
+        submissions = rg.read_export(export, output)
+        problems = load_problems(args.problems)
+    except GraderError as exc:
+        console.print(f"autograder regrade: {exc}", markup=False, highlight=False,
+                      soft_wrap=True)
+        return ExitStatus.USAGE
+    cache = args.cache or default_cache_dir(env)
+    memory = isolation.default_memory_limit() // (1 if args.scheduler else args.jobs)
+    settings = rg.Settings(cache_dir=str(cache), compile_cache=str(compile_cache_beside(cache)),
+                           memory_limit=memory, time_budget=args.time_budget)
+    try:
+        warm_expected(problems, cache, env)
+        runner = (rg.dask_runner(args.scheduler, args.problems, settings) if args.scheduler
+                  else rg.local_runner(args.jobs, args.problems, settings))
+    except GraderError as exc:
+        console.print(f"autograder regrade: {exc}", markup=False, highlight=False,
+                      soft_wrap=True)
+        return ExitStatus.ERROR
+    where = f"on {args.scheduler}" if args.scheduler else f"{args.jobs} at a time"
+    interrupted = False
+    with regrade_progress(console) as progress:
+        try:
+            graded = rg.regrade(submissions, output, args.problems, runner, args.force,
+                                progress.advance, progress.start)
+        except KeyboardInterrupt:
+            interrupted = True
+            graded = []
+    functions = sorted(p.spec.function for p in problems)
+    csv_path = args.csv or output / "grades.csv"
+    rows = rg.write_csv(output, csv_path, functions)
+    status = _write_report(output, output / "report.html", problems, console)
+    if interrupted:
+        console.print(f"Interrupted: {rows} of {len(submissions)} submissions have results; "
+                      "run the same command to grade the rest.", highlight=False)
+        return ExitStatus.INTERRUPTED
+    faults = sum(o.fault for o in graded)
+    console.print(f"Graded {len(graded)} submission(s) {where}; {rows} in {csv_path}"
+                  + (f"; {faults} grader fault(s), see their results.json" if faults else ""),
+                  highlight=False)
+    return status
+
+
+def warm_expected(problems: Sequence[Any], cache: Path, env: Mapping[str, str]) -> None:
+    """The references' outputs, computed once before a batch (not by every grading)."""
+    from autograder.cache import ExpectedCache
+    from autograder.engine import References
+    from autograder.sandbox import WorkerSpec, worker_environment
+
+    with tempfile.TemporaryDirectory(prefix="autograder-warm-") as scratch:
+        spec = WorkerSpec(env=worker_environment(env, Path(scratch)), cwd=Path(scratch))
+        with References(spec, ExpectedCache(cache)) as references:
+            for problem in problems:
+                references.expected(problem)
+
+
+def _write_report(results_dir: Path, output: Path, problems: Sequence[Any],
+                  console: Console) -> ExitStatus:
+    from autograder import analytics
+
+    report = analytics.load(results_dir, analytics.mistake_summaries(problems))
+    if not report.submissions:
+        console.print(f"autograder report: no results in {results_dir}", highlight=False)
+        return ExitStatus.USAGE
+    try:
+        page = analytics.render(report, f"Regrade report: {results_dir.name}")
+    except ImportError:
+        console.print("The HTML report needs matplotlib: pip install "
+                      "'flax-lift-autograder[ta]'", highlight=False)
+        return ExitStatus.ERROR
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    (results_dir / "summary.json").write_text(
+        json.dumps(report.headline(), indent=2) + "\n", encoding="utf-8")
+    for line in analytics.headline_lines(report):
+        console.print(line, highlight=False, markup=False)
+    console.print(f"Report: {output}", style="dim", highlight=False)
+    return ExitStatus.SUCCESS
+
+
+def _report(args: argparse.Namespace, console: Console) -> ExitStatus:
+    try:
+        problems = load_problems(args.problems) if args.problems.is_dir() else []
+    except GraderError:
+        problems = []
+    return _write_report(args.results_dir, args.output or args.results_dir / "report.html",
+                         problems, console)
 
 
 def _out_of_time(signum: int, frame: object) -> None:

@@ -1,0 +1,58 @@
+"""The regrade's progress bar: done/total, rate per minute and time left, on the console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from autograder.regrade import Outcome
+
+
+class _PerMinute(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed * 60:.1f}/min" if speed else "-/min", style="progress.data.speed")
+
+
+@dataclass
+class RegradeProgress:
+    progress: Progress
+    task: TaskID | None = None
+    faults: list[str] = field(default_factory=list)
+
+    def start(self, todo: int, done: int) -> None:
+        self.progress.console.print(f"{todo} submission(s) to grade"
+                                    + (f", {done} already graded (resumed)" if done else ""),
+                                    highlight=False)
+        self.task = self.progress.add_task("grading", total=todo)
+
+    def advance(self, outcome: Outcome) -> None:
+        if outcome.fault:
+            self.faults.append(outcome.submission.id)
+        if self.task is not None:
+            self.progress.update(self.task, advance=1,
+                                 description=f"graded {outcome.submission.id}")
+
+
+@contextmanager
+def regrade_progress(console: Console) -> Iterator[RegradeProgress]:
+    columns = (TextColumn("{task.description}", style="dim"), BarColumn(),
+               MofNCompleteColumn(), _PerMinute(), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        yield RegradeProgress(progress)

@@ -1,0 +1,370 @@
+"""``autograder regrade EXPORT``: grade a whole class again, here or on a Dask cluster.
+
+An export is Gradescope's "Export Submissions" (a zip or its folder: ``submission_metadata.yml``
+and one folder per submission) or a plain folder of submission folders. Each submission is
+graded by the same engine as on Gradescope, in its own isolated workers, and gets its own
+``results.json``; the class gets a CSV, a summary and the analytics report.
+
+The output folder is the state of the batch: a submission whose results are there, graded
+against the same problems (by a digest of the problems folders), is not graded again, so an
+interrupted regrade resumes where it stopped, and a regrade after fixing a spec regrades
+everything. Results are written atomically, one by one, as gradings finish.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import hashlib
+import json
+import os
+import threading
+import time
+import traceback
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autograder.engine import GradeOptions, grade
+from autograder.errors import GraderError
+from autograder.results import build_results, failure_results, write_results
+from autograder.spec import LoadedProblem, discover_problems, load_problems
+
+METADATA = "submission_metadata.yml"
+RESULTS = "results.json"
+RECORD = "regrade.json"
+
+
+class ExportError(GraderError):
+    """The export cannot be read: what is wrong, and where."""
+
+
+@dataclass(frozen=True)
+class Submitter:
+    name: str
+    sid: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class ExportedSubmission:
+    id: str  # the folder's name
+    path: Path
+    submitters: tuple[Submitter, ...]
+
+
+class _Lenient(yaml.SafeLoader):
+    """Gradescope's metadata is written by Ruby: tolerate its ``!ruby/...`` tags."""
+
+
+def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Lenient.add_multi_constructor("!", _untagged)
+
+
+def _extract(archive: Path, target: Path) -> Path:
+    """Unzip ``archive`` into ``target``, refusing entries that would land outside it."""
+    root = target.resolve()
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            for member in bundle.infolist():
+                destination = (root / member.filename).resolve()
+                if not destination.is_relative_to(root):
+                    raise ExportError(f"{archive}: entry {member.filename!r} points outside "
+                                      "the export; refusing it")
+            bundle.extractall(root)
+    except zipfile.BadZipFile as exc:
+        raise ExportError(f"{archive} is not a zip file ({exc})") from None
+    return root
+
+
+def _submitters(record: Any, folder: str) -> tuple[Submitter, ...]:
+    people = record.get(":submitters") if isinstance(record, dict) else None
+    if not isinstance(people, list) or not people:
+        return (Submitter(folder),)
+    return tuple(Submitter(str(p.get(":name", "") or folder), str(p.get(":sid", "") or ""),
+                           str(p.get(":email", "") or ""))
+                 for p in people if isinstance(p, dict))
+
+
+def read_export(path: Path, scratch: Path) -> list[ExportedSubmission]:
+    """The submissions of an export (a zip is unpacked under ``scratch``)."""
+    if not path.exists():
+        raise ExportError(f"{path} does not exist")
+    root = _extract(path, scratch / "export") if path.is_file() else path
+    candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir())]
+    home = next((c for c in candidates if (c / METADATA).is_file()), None)
+    if home is not None:
+        try:
+            metadata = yaml.load((home / METADATA).read_text(encoding="utf-8"), Loader=_Lenient)
+        except yaml.YAMLError as exc:
+            raise ExportError(f"{home / METADATA} is not valid YAML: {exc}") from None
+        if not isinstance(metadata, dict):
+            raise ExportError(f"{home / METADATA}: expected a mapping of submission folders")
+        found = [ExportedSubmission(str(name), home / str(name), _submitters(record, str(name)))
+                 for name, record in sorted(metadata.items(), key=lambda kv: str(kv[0]))
+                 if (home / str(name)).is_dir()]
+        missing = sorted(str(n) for n in metadata if not (home / str(n)).is_dir())
+        if missing and not found:
+            raise ExportError(f"{home / METADATA} lists {len(missing)} submissions but none of "
+                              f"their folders is there (first: {missing[0]})")
+    else:
+        home = root
+        found = [ExportedSubmission(p.name, p, (Submitter(p.name),))
+                 for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+    if not found:
+        raise ExportError(f"no submissions in {path}: expected {METADATA} and one folder per "
+                          "submission, or a folder of submission folders")
+    return found
+
+
+def problems_digest(problems_dir: Path) -> str:
+    """What the grades depend on in the problems folder (specs, references, variants)."""
+    digest = hashlib.sha256()
+    for directory in discover_problems(problems_dir):
+        for file in sorted(directory.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(problems_dir)).encode() + b"\0")
+                digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+# -- grading one submission (also what a Dask worker runs) ---------------------------------
+
+_PROBLEMS: dict[str, list[LoadedProblem]] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How each submission is graded (plain data: it travels to Dask workers)."""
+
+    cache_dir: str | None = None
+    compile_cache: str | None = None
+    memory_limit: int | None = None
+    time_budget: float | None = 540.0
+    isolate: bool | None = None
+
+    def options(self) -> GradeOptions:
+        return GradeOptions(
+            cache_dir=Path(self.cache_dir) if self.cache_dir else None,
+            compile_cache=Path(self.compile_cache) if self.compile_cache else None,
+            memory_limit=self.memory_limit, time_budget=self.time_budget, isolate=self.isolate)
+
+
+def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[str, Any]:
+    """Grade one submission folder; plain data in and out, so it can run anywhere.
+
+    Never raises: a grader fault becomes failure results (the batch goes on)."""
+    start = time.monotonic()
+    try:
+        with _LOCK:
+            if problems_dir not in _PROBLEMS:
+                _PROBLEMS[problems_dir] = load_problems(problems_dir)
+            problems = _PROBLEMS[problems_dir]
+        report = grade(submission, problems, settings.options())
+        results = build_results(report)
+        fault = report.fault is not None
+    except Exception:
+        results = failure_results(traceback.format_exc())
+        fault = True
+    return {"results": results, "seconds": time.monotonic() - start, "fault": fault,
+            "host": os.uname().nodename}
+
+
+# -- the batch ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    submission: ExportedSubmission
+    results: dict[str, Any]
+    seconds: float
+    fault: bool
+
+
+def done(output: Path, submission: ExportedSubmission, digest: str) -> bool:
+    """Whether ``submission`` has results graded against these problems."""
+    folder = output / "submissions" / submission.id
+    try:
+        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        json.loads((folder / RESULTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("problems_digest") == digest
+
+
+def _save(output: Path, outcome: Outcome, digest: str) -> None:
+    folder = output / "submissions" / outcome.submission.id
+    write_results(folder / RESULTS, outcome.results)
+    record = {"submission": outcome.submission.id, "problems_digest": digest,
+              "seconds": round(outcome.seconds, 3), "fault": outcome.fault,
+              "submitters": [vars(s) for s in outcome.submission.submitters]}
+    write_results(folder / RECORD, record)
+
+
+Runner = Callable[[Sequence[ExportedSubmission], Callable[[Outcome], None], threading.Event],
+                  None]
+
+
+def local_runner(jobs: int, problems_dir: Path, settings: Settings) -> Runner:
+    """Grade ``jobs`` submissions at a time in this process (each in its own workers)."""
+
+    def run(todo: Sequence[ExportedSubmission], finished: Callable[[Outcome], None],
+            stop: threading.Event) -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs,
+                                                     thread_name_prefix="regrade")
+        futures = {pool.submit(grade_one, str(s.path), str(problems_dir), settings): s
+                   for s in todo}
+        reported: set[concurrent.futures.Future[dict[str, Any]]] = set()
+
+        def report(future: concurrent.futures.Future[dict[str, Any]]) -> None:
+            reported.add(future)
+            data = future.result()
+            finished(Outcome(futures[future], data["results"], data["seconds"], data["fault"]))
+
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                report(future)
+        except KeyboardInterrupt:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)  # the running ones finish
+            for future in futures:
+                if future.done() and not future.cancelled() and future not in reported:
+                    report(future)
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    return run
+
+
+def dask_runner(address: str, problems_dir: Path, settings: Settings) -> Runner:
+    """The same work on a Dask distributed cluster (paths must be visible to its workers)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise GraderError("--scheduler needs Dask: pip install "
+                          "'flax-lift-autograder[ta]'") from None
+
+    def run(todo: Sequence[ExportedSubmission], finished: Callable[[Outcome], None],
+            stop: threading.Event) -> None:
+        with Client(address, timeout="30s") as client:  # type: ignore[no-untyped-call]
+            futures = {client.submit(grade_one, str(s.path.resolve()),
+                                     str(problems_dir.resolve()), settings,
+                                     key=f"grade-{i}-{s.id}", pure=False): s
+                       for i, s in enumerate(todo)}
+            try:
+                for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
+                    data = future.result()
+                    finished(Outcome(futures[future], data["results"], data["seconds"],
+                                     data["fault"]))
+            except KeyboardInterrupt:
+                stop.set()
+                client.cancel([f for f in futures if not f.done()])
+                raise
+
+    return run
+
+
+def regrade(submissions: Sequence[ExportedSubmission], output: Path, problems_dir: Path,
+            runner: Runner, force: bool = False,
+            progress: Callable[[Outcome], None] = lambda _: None,
+            on_start: Callable[[int, int], None] = lambda *_: None) -> list[Outcome]:
+    """Grade what is not done yet (everything with ``force``); the outcomes graded now.
+
+    Ctrl-C (KeyboardInterrupt) stops taking new submissions, keeps the finished ones, and
+    propagates."""
+    digest = problems_digest(problems_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    todo = [s for s in submissions if force or not done(output, s, digest)]
+    on_start(len(todo), len(submissions) - len(todo))
+    graded: list[Outcome] = []
+
+    def finished(outcome: Outcome) -> None:
+        _save(output, outcome, digest)
+        graded.append(outcome)
+        progress(outcome)
+
+    if todo:
+        runner(todo, finished, threading.Event())
+    return graded
+
+
+# -- the class table -----------------------------------------------------------------------
+
+def records(output: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(record, results)`` of every graded submission under ``output``."""
+    for folder in sorted((output / "submissions").glob("*")):
+        try:
+            record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+            results = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        yield record, results
+
+
+def problem_points(results: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """``function -> (points, max points)`` from a results.json's ``problem:`` tags."""
+    points: dict[str, tuple[float, float]] = {}
+    for test in results.get("tests", []):
+        for tag in test.get("tags", []):
+            if tag.startswith("problem:"):
+                name = tag.removeprefix("problem:")
+                got, most = points.get(name, (0.0, 0.0))
+                points[name] = (got + float(test.get("score", 0)),
+                                most + float(test.get("max_score", 0)))
+    return points
+
+
+def pitfalls(results: Mapping[str, Any]) -> list[str]:
+    """The distinct ``problem: pitfall`` pairs of a results.json, in order of appearance."""
+    seen: list[str] = []
+    for test in results.get("tests", []):
+        tags = test.get("tags", [])
+        problem = next((t.removeprefix("problem:") for t in tags if t.startswith("problem:")),
+                       "")
+        for tag in tags:
+            if tag.startswith("pitfall:"):
+                label = f"{problem}: {tag.removeprefix('pitfall:')}"
+                if label not in seen:
+                    seen.append(label)
+    return seen
+
+
+def write_csv(output: Path, path: Path, functions: Sequence[str]) -> int:
+    """One row per submission; the number of rows."""
+    rows = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".csv.tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["submission", "names", "sids", "emails", "score", "max_score",
+                         *functions, "pitfalls", "grader_fault", "seconds"])
+        for record, results in records(output):
+            people = record.get("submitters", [])
+            points = problem_points(results)
+            writer.writerow([
+                record.get("submission"),
+                "; ".join(p.get("name", "") for p in people),
+                "; ".join(p.get("sid", "") for p in people),
+                "; ".join(p.get("email", "") for p in people),
+                f"{float(results.get('score', 0)):g}",
+                f"{sum(m for _, m in points.values()):g}",
+                *(f"{points.get(f, (0.0, 0.0))[0]:g}" for f in functions),
+                "; ".join(pitfalls(results)),
+                "yes" if record.get("fault") else "no",
+                f"{float(record.get('seconds', 0)):.1f}",
+            ])
+            rows += 1
+    temporary.replace(path)
+    return rows
