@@ -32,3 +32,97 @@ def no_split_rngs(seed, x, num_models, features):
 
     ensemble = make_model(nnx.Rngs(int(seed)))
     return nnx.vmap(lambda model, x: model(x), in_axes=(0, None))(ensemble, x).reshape(-1)
+
+
+def wrong_axis_order(seed, x, num_models, features):
+    """The forward nnx.vmap with in_axes=(None, 0): one shared model, mapped over x."""
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(None, 0))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(ensemble, x)
+    return out.reshape(-1)
+
+
+def transposed_output(seed, x, num_models, features):
+    """The (N, features) output transposed before it is flattened."""
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(ensemble, x)
+    return out.T.reshape(-1)
+
+
+def not_flattened(seed, x, num_models, features):
+    """The (N, features) output returned as it is, not flattened to 1-D."""
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    return fwd(ensemble, x)
+
+
+def seed_not_cast(seed, x, num_models, features):
+    """The float seed passed to nnx.Rngs without int()."""
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(seed))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(ensemble, x)
+    return out.reshape(-1)
+
+
+def ignored_seed(seed, x, num_models, features):
+    """A hard-coded nnx.Rngs(0) instead of the seed argument."""
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(0))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(ensemble, x)
+    return out.reshape(-1)

@@ -1,0 +1,283 @@
+"""Course-scale regrading (local jobs, Dask, resume, interruption) and the class report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from autograder.cli import ExitStatus, main
+from autograder.engine import GradeOptions, grade
+from autograder.regrade import ExportError, done, problems_digest, read_export
+from autograder.results import build_results
+from autograder.spec import load_problems
+from tests.conftest import EXAMPLES, PROBLEMS, REPO
+
+HANG = "def vmap_over_batch(seed, x_batch, features):\n    while True:\n        pass\n"
+CRASH = "import os\n\n\ndef vmap_over_batch(seed, x_batch, features):\n    os.abort()\n"
+SYNTAX = "def vmap_over_batch(seed, x_batch, features)\n    return x_batch\n"
+
+METADATA = """\
+submission_1001:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: '1001'
+    :email: ada@example.edu
+  :created_at: 2026-11-02 10:00:00.000000000 -07:00
+  :score: 10.0
+submission_1002: !ruby/hash:ActiveSupport::HashWithIndifferentAccess
+  :submitters:
+  - :name: Alan Turing
+    :sid: '1002'
+    :email: alan@example.edu
+  - :name: Grace Hopper
+    :sid: '1003'
+    :email: grace@example.edu
+submission_1003:
+  :submitters:
+  - :name: Broken Syntax
+    :sid: '1004'
+submission_1004:
+  :submitters:
+  - :name: Hanging Loop
+    :sid: '1005'
+submission_1005:
+  :submitters:
+  - :name: Crashing Process
+    :sid: '1006'
+submission_1006:
+  :submitters:
+  - :name: Not In The Export
+    :sid: '1007'
+"""
+
+
+@pytest.fixture(scope="module")
+def problems_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real problem, with a short time limit so that a hang costs seconds."""
+    root = tmp_path_factory.mktemp("problems")
+    target = shutil.copytree(PROBLEMS / "vmap_over_batch", root / "vmap_over_batch",
+                             ignore=shutil.ignore_patterns("__pycache__"))
+    spec = target / "problem.yaml"
+    spec.write_text(spec.read_text().replace("time_limit: 60", "time_limit: 4"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def export_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("export") / "export.zip"
+    files = {
+        "submission_1001/solution.py": (EXAMPLES / "correct" / "solution.py").read_text(),
+        "submission_1002/work.py": (EXAMPLES / "classic-mistakes" / "solution.py").read_text(),
+        "submission_1003/solution.py": SYNTAX,
+        "submission_1004/solution.py": HANG,
+        "submission_1005/solution.py": CRASH,
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("assignment_42_export/submission_metadata.yml", METADATA)
+        for name, text in files.items():
+            archive.writestr(f"assignment_42_export/{name}", text)
+    return path
+
+
+def regrade(*argv: str, cache: Path) -> tuple[ExitStatus, str]:
+    console = Console(file=io.StringIO(), width=120)
+    status = main(["regrade", *argv, "--cache", str(cache)], env=dict(os.environ),
+                  console=console)
+    return status, " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)]
+
+
+def outcome(results: dict[str, Any]) -> list[tuple[str, float, list[str]]]:
+    return [(t["name"], t["score"], t["tags"]) for t in results["tests"]]
+
+
+@pytest.fixture(scope="module")
+def local_run(export_zip: Path, problems_dir: Path, cache_dir: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    output = tmp_path_factory.mktemp("regrade") / "out"
+    status, out = regrade(str(export_zip), "--problems", str(problems_dir), "--jobs", "2",
+                          "--output", str(output), cache=cache_dir)
+    assert status == ExitStatus.SUCCESS, out
+    return output, out
+
+
+def test_reading_exports(tmp_path: Path, export_zip: Path) -> None:
+    submissions = read_export(export_zip, tmp_path)
+    assert [s.id for s in submissions] == [f"submission_{i}" for i in range(1001, 1006)]
+    assert [p.name for p in submissions[1].submitters] == ["Alan Turing", "Grace Hopper"]
+    assert submissions[0].submitters[0].email == "ada@example.edu"
+    plain = tmp_path / "plain"
+    for name in ("alice", "bob"):
+        (plain / name).mkdir(parents=True)
+        (plain / name / "solution.py").write_text("x = 1\n")
+    assert [(s.id, s.submitters[0].name) for s in read_export(plain, tmp_path)] == [
+        ("alice", "alice"), ("bob", "bob")]
+    with pytest.raises(ExportError, match="does not exist"):
+        read_export(tmp_path / "nope.zip", tmp_path)
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../escape/solution.py", "x = 1\n")
+    with pytest.raises(ExportError, match="points outside the export"):
+        read_export(evil, tmp_path / "scratch")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError, match="no submissions"):
+        read_export(tmp_path / "empty", tmp_path)
+
+
+@pytest.mark.worker
+def test_regrade_agrees_with_grading_each_submission_alone(
+        local_run: tuple[Path, str], problems_dir: Path, cache_dir: Path,
+        validate_results: Any) -> None:
+    output, out = local_run
+    assert "5 submission(s) to grade" in out and "Graded 5 submission(s) 2 at a time" in out
+    table = rows(output / "grades.csv")
+    assert [r["submission"] for r in table] == [f"submission_{i}" for i in range(1001, 1006)]
+    assert table[1]["names"] == "Alan Turing; Grace Hopper"
+    assert table[1]["sids"] == "1002; 1003"
+    scores = {r["submission"]: float(r["score"]) for r in table}
+    assert scores["submission_1001"] == 10
+    assert scores["submission_1003"] == scores["submission_1004"] == 0  # broken, hanging
+    assert scores["submission_1005"] == 0 and table[4]["grader_fault"] == "no"  # a crash
+    assert "vmap_over_batch: wrong-axis-order" in table[1]["pitfalls"]
+    problems = load_problems(problems_dir)
+    folder = output / "export" / "assignment_42_export"
+    for row in table:
+        results = json.loads((output / "submissions" / row["submission"] / "results.json")
+                             .read_text())
+        validate_results(results)
+        assert float(row["vmap_over_batch"]) == results["score"]
+        if row["submission"] == "submission_1004":
+            continue  # the hang: same outcome, but twice the time limits again
+        alone = build_results(grade(folder / row["submission"], problems, GradeOptions(
+            cache_dir=cache_dir, compile_cache=cache_dir.parent / "jax")))
+        assert outcome(alone) == outcome(results), row["submission"]
+    hung = json.loads((output / "submissions" / "submission_1004" / "results.json").read_text())
+    assert {"pitfall:timeout"} <= {tag for t in hung["tests"] for tag in t["tags"]}
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["submissions"] == 5 and summary["full_marks"] == 1
+    assert summary["mean"] == pytest.approx(np.mean(list(scores.values())), abs=0.01)
+    assert "5 submissions: mean" in out
+
+
+@pytest.mark.worker
+def test_a_rerun_resumes_and_a_changed_problem_regrades(
+        local_run: tuple[Path, str], export_zip: Path, problems_dir: Path,
+        cache_dir: Path, tmp_path: Path) -> None:
+    output, _ = local_run
+    before = {p: p.stat().st_mtime_ns for p in (output / "submissions").glob("*/results.json")}
+    status, out = regrade(str(export_zip), "--problems", str(problems_dir), "--output",
+                          str(output), cache=cache_dir)
+    assert status == ExitStatus.SUCCESS
+    assert "0 submission(s) to grade, 5 already graded (resumed)" in out
+    assert before == {p: p.stat().st_mtime_ns
+                      for p in (output / "submissions").glob("*/results.json")}
+    changed = shutil.copytree(problems_dir, tmp_path / "problems")
+    spec = changed / "vmap_over_batch" / "problem.yaml"
+    spec.write_text(spec.read_text() + "\n# fixed mid-semester\n")
+    submissions = read_export(export_zip, tmp_path / "scratch")
+    digest = problems_digest(changed)
+    assert digest != problems_digest(problems_dir)
+    assert not any(done(output, s, digest) for s in submissions)
+    assert all(done(output, s, problems_digest(problems_dir)) for s in submissions)
+
+
+@pytest.mark.worker
+def test_an_interrupted_regrade_resumes_where_it_stopped(
+        export_zip: Path, problems_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "regrade", str(export_zip), "--problems",
+               str(problems_dir), "--output", str(output), "--cache", str(cache_dir)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not list((output / "submissions").glob("*/regrade.json")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == ExitStatus.INTERRUPTED, stdout
+    assert "run the same command to grade the rest" in " ".join(stdout.split())
+    graded = len(list((output / "submissions").glob("*/regrade.json")))
+    assert 1 <= graded < 5
+    status, out = regrade(str(export_zip), "--problems", str(problems_dir), "--output",
+                          str(output), cache=cache_dir)
+    assert status == ExitStatus.SUCCESS
+    assert f"{5 - graded} submission(s) to grade, {graded} already graded (resumed)" in out
+    assert len(rows(output / "grades.csv")) == 5
+
+
+@pytest.mark.worker
+def test_the_dask_path_gives_identical_results(
+        local_run: tuple[Path, str], export_zip: Path, problems_dir: Path, cache_dir: Path,
+        tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    output = tmp_path / "dask"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        status, out = regrade(str(export_zip), "--problems", str(problems_dir), "--output",
+                              str(output), "--scheduler", cluster.scheduler_address,
+                              cache=cache_dir)
+    assert status == ExitStatus.SUCCESS, out
+    assert f"Graded 5 submission(s) on {cluster.scheduler_address}" in out
+    local, _ = local_run
+    assert rows(output / "grades.csv") == rows(local / "grades.csv")
+    for path in sorted((local / "submissions").glob("*/results.json")):
+        theirs = output / "submissions" / path.parent.name / "results.json"
+        assert outcome(json.loads(theirs.read_text())) == outcome(json.loads(path.read_text()))
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("AUTOGRADER_REQUIRE_BROWSER"):
+        pytest.fail("Chromium is required here (AUTOGRADER_REQUIRE_BROWSER) but not installed")
+    return found
+
+
+@pytest.mark.worker
+def test_the_report_renders_in_a_real_headless_browser(local_run: tuple[Path, str],
+                                                       tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    output, _ = local_run
+    status = main(["report", str(output), "--output", str(tmp_path / "report.html"),
+                   "--problems", str(PROBLEMS)], env={},
+                  console=Console(file=io.StringIO()))
+    assert status == ExitStatus.SUCCESS
+    page = (tmp_path / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page  # self-contained
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--window-size=1200,1800"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", f"file://{tmp_path / 'report.html'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert "<b>5</b>submissions" in dom.stdout
+    assert "vmap_over_batch: wrong-axis-order" in dom.stdout
+    assert dom.stdout.count("data:image/png;base64,") == 3
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, *flags, f"--screenshot={shot}", f"file://{tmp_path / 'report.html'}"],
+                   capture_output=True, timeout=120, check=True)
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[:2] == (1800, 1200)
+    assert pixels.std() > 0.05  # text and charts, not a blank page
+    if os.environ.get("AUTOGRADER_SCREENSHOT_DIR"):  # to look at it
+        shutil.copy(shot, Path(os.environ["AUTOGRADER_SCREENSHOT_DIR"]) / "report.png")
