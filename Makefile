@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/mypy
 
 test: lint
+	$(BIN)/python -m autograder validate problems
 	$(BIN)/pytest
 
 demo: install
