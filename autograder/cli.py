@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -450,7 +451,8 @@ def _validate(args: argparse.Namespace, env: Mapping[str, str],
     table = Table(title="Validation", title_justify="left")
     for column in ("problem", "reference", "starter", "mistakes", "tolerance", "seconds",
                    "result"):
-        table.add_column(column, justify="right" if column == "seconds" else "left")
+        table.add_column(column, justify="right" if column == "seconds" else "left",
+                         no_wrap=column in ("problem", "mistakes"))
     for found in results:
         table.add_row(found.directory.name, found.reference, found.starter, found.mistakes,
                       found.tolerance, f"{found.seconds:.0f}",
@@ -503,6 +505,7 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
         return ExitStatus.ERROR
     where = f"on {args.scheduler}" if args.scheduler else f"{args.jobs} at a time"
     interrupted = False
+    started = time.monotonic()
     with regrade_progress(console) as progress:
         try:
             graded = rg.regrade(submissions, output, args.problems, runner, args.force,
@@ -522,6 +525,12 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
     console.print(f"Graded {len(graded)} submission(s) {where}; {rows} in {csv_path}"
                   + (f"; {faults} grader fault(s), see their results.json" if faults else ""),
                   highlight=False)
+    if graded:
+        minutes = (time.monotonic() - started) / 60
+        cores = None if args.scheduler else min(args.jobs, os.cpu_count() or 1)
+        console.print(f"Throughput: {len(graded) / minutes:.1f} submissions per minute"
+                      + (f", {len(graded) / minutes / cores:.1f} per minute per core "
+                         f"({cores} core(s))" if cores else ""), highlight=False)
     return status
 
 

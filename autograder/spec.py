@@ -195,7 +195,7 @@ class LiftPattern(_Strict):
     def _matchers(cls, args: dict[str, Any]) -> dict[str, Any]:
         for name, value in args.items():
             _check_matchers(value, f"args.{name}")
-        return args
+        return {name: _markers(value) for name, value in args.items()}
 
     def describe(self) -> str:
         inner = ", ".join(f"{k}={_describe_value(v)}" for k, v in self.args.items())
@@ -224,6 +224,21 @@ def _check_matchers(value: Any, where: str) -> None:
             _check_matchers(item, f"{where}[{i}]")
 
 
+#: Flax's axis markers, as a spec writes them and as the trace records them.
+_MARKERS = {"nnx.Carry": "<class Carry>"}
+
+
+def _markers(value: Any) -> Any:
+    """``nnx.Carry`` in a spec means the marker class the trace records as ``<class Carry>``."""
+    if isinstance(value, str):
+        return _MARKERS.get(value, value)
+    if isinstance(value, list):
+        return [_markers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _markers(v) for k, v in value.items()}
+    return value
+
+
 def _describe_value(value: Any) -> str:
     if isinstance(value, dict) and _MATCHER_KEYS & set(value):
         key, operand = next(iter(value.items()))
@@ -234,6 +249,8 @@ def _describe_value(value: Any) -> str:
                                                                      else "") + ")"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_describe_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str) and value.startswith("<class ") and value.endswith(">"):
+        return next((k for k, v in _MARKERS.items() if v == value), value[7:-1])
     return repr(value)
 
 

@@ -153,6 +153,15 @@ def _check_mistake(problem: LoadedProblem, index: int, mistake: Mistake, defined
     tagged = [c for c in result.tests if c.feedback is not None]
     exact = [c for c in tagged if set(c.feedback.tags) & declared == {mistake.id}]  # type: ignore[union-attr]
     _check_loose(problem, mistake, name, result, found, expected)
+    doubled = [c for c in tagged if mistake.id in c.feedback.tags  # type: ignore[union-attr]
+               and set(c.feedback.tags) & declared != {mistake.id}]  # type: ignore[union-attr]
+    if exact and doubled:
+        others = sorted({t for c in doubled for t in c.feedback.tags  # type: ignore[union-attr]
+                         if t in declared} - {mistake.id})
+        found.warn(where, f"the example {name!r} of mistake {mistake.id!r} is also tagged "
+                          f"{', '.join(others)} on {', '.join(c.label for c in doubled)}: a "
+                          "student making this one mistake is told of two there; make the "
+                          "detect rules tell them apart (a `has`/`lacks` condition)")
     if exact:
         return True
     if not tagged:
