@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -190,6 +190,9 @@ class References:
         self._worker: WorkerProcess | None = None
         self._info: Mapping[str, Any] = {}
         self._memo: dict[tuple[Path, Source], dict[int, np.ndarray | None]] = {}
+        #: Called before the trusted worker starts (grading stops a kept student worker, so
+        #: the two never run side by side).
+        self.before_start: Callable[[], None] = lambda: None
 
     def __enter__(self) -> References:
         return self
@@ -240,6 +243,7 @@ class References:
 
     def _compute(self, problem: LoadedProblem, source: Source) -> dict[int, np.ndarray | None]:
         if self._worker is None:
+            self.before_start()
             self._worker = WorkerProcess(self._spec)
             ready = self._worker.start()
             if isinstance(ready, Failure):
@@ -284,12 +288,15 @@ class _StudentFunction:
     """The student's function in a worker, restarted in a fresh worker after a failure."""
 
     def __init__(self, problem: LoadedProblem, source: SourceFile, root: Path,
-                 spec: WorkerSpec) -> None:
+                 spec: WorkerSpec, kept: WorkerProcess | None = None) -> None:
         self.problem = problem
         self.source = source
         self.root = root
         self.spec = spec
         self.worker: WorkerProcess | None = None
+        #: A healthy worker the previous problem of this submission used (JAX imported once
+        #: per submission, not once per problem); any failure gets a fresh one.
+        self.kept = kept
         self.printed: list[str] = []
         self.notes: list[str] = []
         self.info: Mapping[str, Any] = {}
@@ -304,10 +311,19 @@ class _StudentFunction:
         pause, then reported on the remaining cases.
         """
         restart = self.worker is not None
+        kept, self.kept = self.kept, None
         for attempt in range(3 if restart else 1):
             self.close()
             if attempt:
                 time.sleep(2.0)
+            ready: Reply
+            if kept is not None and kept.healthy:
+                worker = self.worker = kept
+                ready = kept.info
+                break
+            if kept is not None:
+                kept.stop()
+                kept = None
             worker = self.worker = WorkerProcess(self.spec)
             ready = worker.start()
             if not isinstance(ready, Failure):
@@ -368,6 +384,15 @@ class _StudentFunction:
             self.worker.stop()
             self.worker = None
 
+    def hand_over(self) -> WorkerProcess | None:
+        """The worker, still running, for the next problem when it is healthy (else stop it)."""
+        worker, self.worker = self.worker, None
+        if worker is not None and worker.healthy:
+            return worker
+        if worker is not None:
+            worker.stop()
+        return None
+
 
 def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarray,
            memory_limit: int | None) -> CaseRun:
@@ -402,8 +427,25 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
     return CaseRun(index, verdict, got, returned, trace=trace, printed=printed)
 
 
+class _Kept:
+    """The student worker kept between the problems of one submission."""
+
+    def __init__(self) -> None:
+        self.worker: WorkerProcess | None = None
+
+    def take(self) -> WorkerProcess | None:
+        worker, self.worker = self.worker, None
+        return worker
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: ReferenceSource,
-                   spec: WorkerSpec, options: GradeOptions, deadline: float) -> ProblemResult:
+                   spec: WorkerSpec, options: GradeOptions, deadline: float,
+                   kept: _Kept | None = None) -> ProblemResult:
     indices = [i for i, case in enumerate(problem.spec.cases)
                if not options.visible_only or case.visibility == "visible"]
 
@@ -440,7 +482,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     # beside the student's, so the student's memory limit can be most of the container's.
     expected = references.expected(problem)
     references.release()
-    student = _StudentFunction(problem, source, submission.root, spec)
+    kept = kept or _Kept()
+    student = _StudentFunction(problem, source, submission.root, spec, kept.take())
     runs: list[CaseRun] = []
     seconds: dict[int, float] = {}
     try:
@@ -461,7 +504,7 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         checks = (_run_checks(problem, student, load_failure, options.visible_only)
                   if problem.checks else ())
     finally:
-        student.close()
+        kept.worker = student.hand_over()
 
     diagnoser = Diagnoser(problem, expected, references.outputs)
     cases = []
@@ -557,6 +600,8 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         cache = ExpectedCache(options.cache_dir)
         deadline = start + (options.time_budget or float("inf"))
         trusted = References(reference_spec, cache)
+        kept = _Kept()
+        trusted.before_start = kept.stop
         source = references or trusted
         try:
             for problem in problems:
@@ -564,11 +609,12 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
                     if time.monotonic() >= deadline:
                         raise BudgetExceeded(deadline)
                     results.append(_grade_problem(problem, staged, source, student_spec,
-                                                  options, deadline))
+                                                  options, deadline, kept))
                 except GraderError:
                     fault = traceback.format_exc()
                     break
         finally:
+            kept.stop()
             trusted.release()
         environments = [p.environment for p in results if p.environment]
         environment = dict(environments[0] if environments else source.info)

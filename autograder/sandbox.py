@@ -196,6 +196,12 @@ class WorkerProcess:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def healthy(self) -> bool:
+        """Running, and never failed a request (so it may serve another problem)."""
+        return (self._process is not None and self._process.poll() is None
+                and self._dead is None and not self.memory_exceeded)
+
     def start(self) -> Reply:
         """Spawn the worker and wait for its ``ready`` message (JAX imported)."""
         read_fd, write_fd = os.pipe()
