@@ -67,13 +67,15 @@ def test_correct_solution_passes_every_visible_test(cache_dir: Path) -> None:
     assert status == ExitStatus.SUCCESS
     lines = out.splitlines()
     assert lines[0].startswith("Checking ") and lines[0].endswith("on the visible cases")
-    assert lines[1:5] == [
+    assert lines[1:7] == [
         "✓ passed  composed_lifts_forward  5/5 points",
         "✓ passed  nn_vmap_forward         5/5 points",
+        "✓ passed  scan_over_layers        5/5 points",
         "✓ passed  vmap_over_batch         5/5 points",
         "✓ passed  vmap_over_ensemble      5/5 points",
+        "✓ passed  vmap_per_input          5/5 points",
     ]
-    assert ("16 of 16 visible tests passed, 20/20 points. Gradescope also runs hidden "
+    assert ("24 of 24 visible tests passed, 30/30 points. Gradescope also runs hidden "
             "cases.") in out
     assert "\x1b[" not in out  # plain when the output is not a terminal
     assert "Warning" not in out
@@ -106,9 +108,10 @@ def _strip_ansi(text: str) -> str:
 @pytest.mark.worker
 def test_json_is_the_same_outcome_for_programs(mistakes_json: dict[str, Any]) -> None:
     data = mistakes_json
-    assert data["passed"] is False and data["points"] == 2 and data["max_points"] == 20
+    assert data["passed"] is False and data["points"] == 2 and data["max_points"] == 30
     assert [p["function"] for p in data["problems"]] == [
-        "composed_lifts_forward", "nn_vmap_forward", "vmap_over_batch", "vmap_over_ensemble"]
+        "composed_lifts_forward", "nn_vmap_forward", "scan_over_layers", "vmap_over_batch",
+        "vmap_over_ensemble", "vmap_per_input"]
     assert all(t["visibility"] == "visible" for p in data["problems"] for t in p["tests"]
                if t["label"] != "the lifted transforms")
     first = {p["function"]: p["tests"][0]["feedback"] for p in data["problems"]}
@@ -118,6 +121,8 @@ def test_json_is_the_same_outcome_for_programs(mistakes_json: dict[str, Any]) ->
                                        "pitfall:runtime-error"]
     assert first["vmap_over_ensemble"]["id"] == "identical-members"
     assert first["vmap_over_ensemble"]["text"].startswith("Every member of your ensemble")
+    assert first["vmap_per_input"]["id"] == "identical-models"
+    assert first["scan_over_layers"]["id"] == "identical-layers"
     assert data["versions"]["jax"] == "0.10.2" and data["warnings"] == []
 
 

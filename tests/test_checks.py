@@ -41,7 +41,8 @@ class Members(unittest.TestCase):
         """Every size gives a flat output"""
         for n in (1, 2, 3):
             with self.subTest(n=n):
-                self.assertEqual(np.asarray(student(0.0, X, float(n), 2.0)).shape, (2 * n + (n == 3),))
+                self.assertEqual(np.asarray(student(0.0, X, float(n), 2.0)).shape,
+                                 (2 * n + (n == 3),))
 
     @weight(1)
     @visibility("hidden")
@@ -123,7 +124,8 @@ def test_every_check_is_reported_none_lost(with_checks: LoadedProblem, cache_dir
     assert "(n=3)" in sizes.feedback.details and sizes.points == 0
     hidden = checks["test_hidden"]
     assert hidden.visibility == "hidden" and hidden.feedback is not None
-    assert hidden.feedback.summary == "Something is off with seed 5." and not hidden.feedback.details
+    assert hidden.feedback.summary == "Something is off with seed 5."
+    assert not hidden.feedback.details
     skipped = checks["test_skipped"]
     assert skipped.feedback is not None and skipped.feedback.id == "check-skipped"
     assert "not this term" in skipped.feedback.summary

@@ -32,7 +32,7 @@ def test_grade_writes_valid_results_with_problem_and_pitfall_tags(
     validate_results(results)
     # Every case fails; the composed-lifts structure test passes (its lifts are right).
     assert results["score"] == 2
-    assert len(results["tests"]) == 4 * (8 + 1)
+    assert len(results["tests"]) == 6 * (8 + 1)
     assert {t["visibility"] for t in results["tests"]} == {"visible", "hidden"}
     for test in results["tests"]:
         problem_tags = [t for t in test["tags"] if t.startswith("problem:")]
@@ -45,13 +45,18 @@ def test_grade_writes_valid_results_with_problem_and_pitfall_tags(
             assert test["status"] == "failed"
             assert any(t.startswith("pitfall:") for t in test["tags"])
     pitfalls = {t["name"].split(":")[0]: {tag for tag in t["tags"] if tag.startswith("pitfall")}
-                for t in results["tests"] if t["name"].endswith("case 1 (batch of four)")}
-    assert pitfalls == {"nn_vmap_forward": {"pitfall:per-example-params", "pitfall:wrong-values"},
+                for t in results["tests"] if t["name"].split(": ", 1)[1].startswith("case 1 (")}
+    assert pitfalls == {"composed_lifts_forward": {"pitfall:wrong-type"},
+                        "nn_vmap_forward": {"pitfall:per-example-params", "pitfall:wrong-values"},
+                        "scan_over_layers": {"pitfall:identical-layers", "pitfall:wrong-values"},
                         "vmap_over_batch": {"pitfall:wrong-axis-order",
-                                            "pitfall:runtime-error"}}
+                                            "pitfall:runtime-error"},
+                        "vmap_over_ensemble": {"pitfall:identical-members",
+                                               "pitfall:wrong-values"},
+                        "vmap_per_input": {"pitfall:identical-models", "pitfall:wrong-values"}}
     assert "jax 0.10.2" in results["output"] and "flax 0.12.8" in results["output"]
     report = console.file.getvalue()  # type: ignore[attr-defined]
-    assert "Total: 2 / 40" in report
+    assert "Total: 2 / 60" in report
     assert "composed_lifts_forward: case 1 (two layers, batch of four) (visible)" in report
 
 

@@ -50,8 +50,8 @@ def test_the_zip_installs_and_grades_like_gradescope(
     assert graded.returncode == 0, graded.stdout + graded.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
-    assert results["score"] == 40
-    assert len(results["tests"]) == 4 * 9
+    assert results["score"] == 60
+    assert len(results["tests"]) == 6 * 9
     if os.geteuid() == 0:  # as on Gradescope: setup.sh prepared the unprivileged user
         assert results["extra_data"]["environment"]["isolation"] == (
             "Student code runs as the unprivileged user 'autograder-student'.")
@@ -64,7 +64,7 @@ def test_the_zip_installs_and_grades_like_gradescope(
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
     # Only the composed-lifts structure test passes: its lifts are right, its return is not.
-    assert results["score"] == 2 and len(results["tests"]) == 4 * 9
+    assert results["score"] == 2 and len(results["tests"]) == 6 * 9
 
     # A hostile submission: forge the results, hunt the references, rewrite the grader.
     shutil.rmtree(root / "submission")

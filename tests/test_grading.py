@@ -64,7 +64,7 @@ def test_the_correct_example_scores_full_marks_on_every_case(
     report = grade(EXAMPLES / "correct", list(problems.values()),
                    GradeOptions(cache_dir=cache_dir))
     assert report.fault is None
-    assert [p.points for p in report.problems] == [10.0, 10.0, 10.0, 10.0]
+    assert [p.points for p in report.problems] == [10.0] * 6
     assert all(c.feedback is None for p in report.problems for c in p.cases)
     assert report.environment["versions"]["jax"] == "0.10.2"
     assert report.environment["versions"]["flax"] == "0.12.8"

@@ -23,7 +23,8 @@ from autograder.spec import (
 
 REPO = Path(__file__).resolve().parents[1]
 PROBLEMS = REPO / "problems"
-SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "vmap_over_batch", "vmap_over_ensemble"]
+SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "scan_over_layers", "vmap_over_batch",
+           "vmap_over_ensemble", "vmap_per_input"]
 
 # Two cases, so that an error in one case is the only issue reported.
 BASE: dict[str, Any] = {

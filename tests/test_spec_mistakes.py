@@ -17,7 +17,8 @@ from autograder.errors import SpecError
 from autograder.spec import Detect, LiftPattern, Mistake, load_problem, load_problems
 from tests.conftest import PROBLEMS
 
-SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "vmap_over_batch", "vmap_over_ensemble"]
+SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "scan_over_layers", "vmap_over_batch",
+           "vmap_over_ensemble", "vmap_per_input"]
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 BASE: dict[str, Any] = {
@@ -480,6 +481,9 @@ def test_the_shipped_catalogues_use_variants() -> None:
     assert named == {
         "composed_lifts_forward": ["per_example_params", "identical_layers"],
         "nn_vmap_forward": ["per_example_params"],
+        "scan_over_layers": ["identical_layers", "python_loop", "python_loop_seeds",
+                             "stacked_outputs", "no_residual"],
         "vmap_over_batch": [],
         "vmap_over_ensemble": ["no_split_rngs", "python_loop", "python_loop_seeds"],
+        "vmap_per_input": ["no_split_rngs", "python_loop", "python_loop_seeds"],
     }

@@ -59,3 +59,35 @@ def composed_lifts_forward(seed, x_batch, num_layers, features):
     model = batched(features=features)
     params = model.init(jax.random.PRNGKey(seed), x_batch, None)
     return model.apply(params, x_batch, None)
+
+
+def vmap_per_input(seed, x_batch, features):
+    # Mistake: no nnx.split_rngs, so every row's model gets the same key: identical models.
+    b, f = x_batch.shape[0], int(features)
+
+    @nnx.vmap(in_axes=None, out_axes=0, axis_size=b)
+    def make_model(rngs):
+        return nnx.Linear(x_batch.shape[-1], f, rngs=rngs)
+
+    models = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(0, 0))
+    def fwd(model, x):
+        return model(x)
+
+    return fwd(models, x_batch).reshape(-1)
+
+
+def scan_over_layers(seed, x_batch, num_layers, features):
+    # Mistake: no nnx.split_rngs, so every layer gets the same key: identical layers.
+    @nnx.vmap(in_axes=None, out_axes=0, axis_size=num_layers)
+    def make_layers(rngs):
+        return nnx.Linear(features, features, rngs=rngs)
+
+    layers = make_layers(nnx.Rngs(seed))
+
+    @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+    def forward(x, layer):
+        return x + nnx.relu(layer(x))
+
+    return forward(x_batch, layers).reshape(-1)

@@ -57,3 +57,33 @@ def composed_lifts_forward(seed, x_batch, num_layers, features):
     params = model.init(jax.random.PRNGKey(seed), x_batch, None)
     final, _ = model.apply(params, x_batch, None)
     return final.reshape(-1)
+
+
+def vmap_per_input(seed, x_batch, features):
+    b, f = x_batch.shape[0], int(features)
+
+    @nnx.split_rngs(splits=b)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x_batch.shape[-1], f, rngs=rngs)
+
+    models = make_model(nnx.Rngs(int(seed)))
+    out = nnx.vmap(lambda model, x: model(x), in_axes=(0, 0))(models, x_batch)
+    return out.reshape(-1)
+
+
+def scan_over_layers(seed, x_batch, num_layers, features):
+    @nnx.split_rngs(splits=num_layers)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_layers(rngs):
+        return nnx.Linear(features, features, rngs=rngs)
+
+    layers = make_layers(nnx.Rngs(seed))
+
+    @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=(nnx.Carry, 0))
+    def forward(x, layer):
+        x = x + nnx.relu(layer(x))
+        return x, None
+
+    final, _ = forward(x_batch, layers)
+    return final.reshape(-1)
