@@ -493,8 +493,12 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
         return ExitStatus.USAGE
     cache = args.cache or default_cache_dir(env)
     memory = isolation.default_memory_limit() // (1 if args.scheduler else args.jobs)
+    # The kernel counts the student user's processes and threads across every grading on a
+    # machine: N at a time get N times one grading's limit (a Dask worker: its threads).
+    side_by_side = args.jobs if not args.scheduler else max(args.jobs, os.cpu_count() or 1)
     settings = rg.Settings(cache_dir=str(cache), compile_cache=str(compile_cache_beside(cache)),
-                           memory_limit=memory, time_budget=args.time_budget)
+                           memory_limit=memory, time_budget=args.time_budget,
+                           process_limit=512 * side_by_side)
     try:
         warm_expected(problems, cache, env)
         runner = (rg.dask_runner(args.scheduler, args.problems, settings) if args.scheduler

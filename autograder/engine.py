@@ -71,6 +71,9 @@ class GradeOptions:
     allow_network: bool = False
     #: Seconds for the whole grading, kept below the platform's limit; None is unlimited.
     time_budget: float | None = None
+    #: Processes and threads of the student user (the kernel counts them per user, so
+    #: gradings running side by side share it: a regrade with N jobs gives N times this).
+    process_limit: int = 512
 
 
 @dataclass(frozen=True)
@@ -592,7 +595,7 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         if isolation.user is not None and options.compile_cache is not None:
             share_read_only(options.compile_cache)
         limits = Limits(memory=options.memory_limit or default_memory_limit(),
-                        network=options.allow_network)
+                        network=options.allow_network, nproc=options.process_limit)
         student_spec = WorkerSpec(env=env, cwd=staged.root, limits=limits, user=isolation.user)
         reference_spec = WorkerSpec(env=env, cwd=workspace)
         results = []

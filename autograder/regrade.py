@@ -154,12 +154,15 @@ class Settings:
     memory_limit: int | None = None
     time_budget: float | None = 540.0
     isolate: bool | None = None
+    #: The student user's process limit, shared by the gradings running side by side.
+    process_limit: int = 512
 
     def options(self) -> GradeOptions:
         return GradeOptions(
             cache_dir=Path(self.cache_dir) if self.cache_dir else None,
             compile_cache=Path(self.compile_cache) if self.compile_cache else None,
-            memory_limit=self.memory_limit, time_budget=self.time_budget, isolate=self.isolate)
+            memory_limit=self.memory_limit, time_budget=self.time_budget, isolate=self.isolate,
+            process_limit=self.process_limit)
 
 
 def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[str, Any]:
