@@ -571,9 +571,28 @@ def _run_checks(problem: LoadedProblem, student: _StudentFunction,
     return tuple(results)
 
 
+class WorkerSession:
+    """Keeps a healthy worker from one :func:`grade` call to the next, for trusted batches
+    (``validate`` grading a problem's reference, starter and mistake examples): JAX is
+    imported once, not once per grading. Never for different students' submissions."""
+
+    def __init__(self) -> None:
+        self.kept = _Kept()
+
+    def __enter__(self) -> WorkerSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.kept.stop()
+
+
 def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
           options: GradeOptions | None = None,
-          references: ReferenceSource | None = None) -> Report:
+          references: ReferenceSource | None = None,
+          session: WorkerSession | None = None) -> Report:
     """Grade one submission (a directory or a file) against ``problems``.
 
     The expected outputs come from ``references`` when given (the student kit's shipped
@@ -603,7 +622,7 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         cache = ExpectedCache(options.cache_dir)
         deadline = start + (options.time_budget or float("inf"))
         trusted = References(reference_spec, cache)
-        kept = _Kept()
+        kept = session.kept if session is not None else _Kept()
         trusted.before_start = kept.stop
         source = references or trusted
         try:
@@ -617,7 +636,8 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
                     fault = traceback.format_exc()
                     break
         finally:
-            kept.stop()
+            if session is None:
+                kept.stop()
             trusted.release()
         environments = [p.environment for p in results if p.environment]
         environment = dict(environments[0] if environments else source.info)

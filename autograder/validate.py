@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from autograder.cache import ExpectedCache
-from autograder.engine import GradeOptions, ProblemResult, References, grade
+from autograder.engine import GradeOptions, ProblemResult, References, WorkerSession, grade
 from autograder.errors import GraderError, SpecError
 from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
@@ -106,10 +106,12 @@ def _failures(result: ProblemResult, limit: int = 3) -> str:
 class _Grader:
     """Grades trusted files of one problem as if a student had submitted them."""
 
-    def __init__(self, problem: LoadedProblem, options: GradeOptions, scratch: Path) -> None:
+    def __init__(self, problem: LoadedProblem, options: GradeOptions, scratch: Path,
+                 session: WorkerSession) -> None:
         self.problem = problem
         self.options = options
         self.scratch = scratch
+        self.session = session
         self.count = 0
 
     def grade_files(self, files: dict[str, str]) -> ProblemResult:
@@ -118,7 +120,7 @@ class _Grader:
         folder.mkdir()
         for name, text in files.items():
             (folder / name).write_text(text, encoding="utf-8")
-        report = grade(folder, [self.problem], self.options)
+        report = grade(folder, [self.problem], self.options, session=self.session)
         if report.fault is not None or not report.problems:
             raise GraderError(f"grading failed:\n{report.fault}")
         return report.problems[0]
@@ -247,8 +249,9 @@ def validate_problem(directory: Path, options: GradeOptions,
                     expected_memo.update(references.expected(problem))
         return expected_memo
 
-    with tempfile.TemporaryDirectory(prefix="autograder-validate-") as scratch:
-        grader = _Grader(problem, options, Path(scratch))
+    with tempfile.TemporaryDirectory(prefix="autograder-validate-") as scratch, \
+            WorkerSession() as session:
+        grader = _Grader(problem, options, Path(scratch), session)
         step("the reference")
         reference_file = problem.reference_path.name
         result = grader.grade_files({reference_file: problem.reference_path.read_text(

@@ -72,7 +72,7 @@ def problems_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = shutil.copytree(PROBLEMS / "vmap_over_batch", root / "vmap_over_batch",
                              ignore=shutil.ignore_patterns("__pycache__"))
     spec = target / "problem.yaml"
-    spec.write_text(spec.read_text().replace("time_limit: 60", "time_limit: 4"))
+    spec.write_text(spec.read_text().replace("time_limit: 60", "time_limit: 2"))
     return root
 
 
