@@ -552,8 +552,10 @@ def test_a_variant_alternative_names_the_mistake() -> None:
     problem, expected, oracle, diagnoser = ensemble()
     got = expected[0] + 0.5
     oracle.outputs[Source("variant", "python_loop_seeds")] = {0: got.copy()}
-    run = values_run(problem, expected, 0, got, trace=ENSEMBLE_OK)
+    run = values_run(problem, expected, 0, got, trace=())  # a loop: no lift at all
     assert ids(diagnoser.named(run)) == ["python-loop"]  # its second alternative
+    # The same numbers from code that vmaps are not a Python loop.
+    assert diagnoser.named(values_run(problem, expected, 0, got, trace=ENSEMBLE_OK)) == []
 
 
 def test_a_variant_that_raised_names_nothing() -> None:
