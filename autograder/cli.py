@@ -500,7 +500,11 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
                            memory_limit=memory, time_budget=args.time_budget,
                            process_limit=512 * side_by_side)
     try:
-        warm_expected(problems, cache, env)
+        # The references' outputs and compiled programs, once for the batch (as setup.sh does
+        # on Gradescope): a correct submission's programs are then cache reads.
+        digest = rg.problems_digest(args.problems)
+        if args.force or not all(rg.done(output, s, digest) for s in submissions):
+            warm_cache(problems, cache, env, compile_cache_beside(cache))
         runner = (rg.dask_runner(args.scheduler, args.problems, settings) if args.scheduler
                   else rg.local_runner(args.jobs, args.problems, settings))
     except GraderError as exc:
@@ -536,19 +540,6 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
                       + (f", {len(graded) / minutes / cores:.1f} per minute per core "
                          f"({cores} core(s))" if cores else ""), highlight=False)
     return status
-
-
-def warm_expected(problems: Sequence[Any], cache: Path, env: Mapping[str, str]) -> None:
-    """The references' outputs, computed once before a batch (not by every grading)."""
-    from autograder.cache import ExpectedCache
-    from autograder.engine import References
-    from autograder.sandbox import WorkerSpec, worker_environment
-
-    with tempfile.TemporaryDirectory(prefix="autograder-warm-") as scratch:
-        spec = WorkerSpec(env=worker_environment(env, Path(scratch)), cwd=Path(scratch))
-        with References(spec, ExpectedCache(cache)) as references:
-            for problem in problems:
-                references.expected(problem)
 
 
 def _write_report(results_dir: Path, output: Path, problems: Sequence[Any],
