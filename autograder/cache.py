@@ -58,7 +58,7 @@ def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _array_digest(arrays: Mapping[str, np.ndarray]) -> str:
+def array_digest(arrays: Mapping[str, np.ndarray]) -> str:
     digest = hashlib.sha256()
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
@@ -110,7 +110,7 @@ class ExpectedCache:
         if not isinstance(missing, list):
             return None
         names = {f"case_{i}": i for i in range(len(problem.spec.cases)) if i not in missing}
-        if sorted(arrays) != sorted(names) or info.get("digest") != _array_digest(arrays):
+        if sorted(arrays) != sorted(names) or info.get("digest") != array_digest(arrays):
             return None
         outputs: dict[int, np.ndarray | None] = dict.fromkeys(range(len(problem.spec.cases)))
         outputs.update({index: arrays[name] for name, index in names.items()})
@@ -124,7 +124,7 @@ class ExpectedCache:
         arrays = {f"case_{i}": np.asarray(a) for i, a in outputs.items() if a is not None}
         missing = sorted(i for i, a in outputs.items() if a is None)
         meta = json.dumps({"fingerprint": key, "source": source, "missing": missing,
-                           "digest": _array_digest(arrays)}).encode()
+                           "digest": array_digest(arrays)}).encode()
         temporary = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

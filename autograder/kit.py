@@ -11,7 +11,6 @@ code and no hidden case is in the kit, in any form.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from autograder import __version__
-from autograder.cache import ExpectedCache
+from autograder.cache import ExpectedCache, array_digest
 from autograder.diagnose import REFERENCE, Source, source_of
 from autograder.engine import References
 from autograder.errors import GraderError
@@ -58,15 +57,6 @@ def _sources(problem: LoadedProblem) -> list[Source]:
     return sources
 
 
-def _digest(arrays: Mapping[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
 def expected_data(problem: LoadedProblem, outputs: Mapping[Source, Mapping[int, Any]]) -> bytes:
     """``expected.npz``: the outputs of each source on the visible cases, renumbered as the
     kit's spec numbers them (``s<j>_case_<k>``, the sources named in ``__meta__``)."""
@@ -79,7 +69,7 @@ def expected_data(problem: LoadedProblem, outputs: Mapping[Source, Mapping[int, 
             if by_case.get(index) is not None:
                 arrays[f"s{j}_case_{k}"] = np.asarray(by_case[index])
     meta = json.dumps({"sources": slugs, "cases": len(visible),
-                       "digest": _digest(arrays)}).encode()
+                       "digest": array_digest(arrays)}).encode()
     buffer = io.BytesIO()
     members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8), **arrays}
     np.savez_compressed(buffer, **members)
@@ -112,7 +102,8 @@ class KitReferences:
         except (OSError, ValueError, KeyError, EOFError) as exc:
             raise GraderError(f"the kit's expected outputs {path} cannot be read ({exc}); "
                               "reinstall the kit") from None
-        if meta.get("digest") != _digest(arrays) or meta.get("cases") != len(problem.spec.cases):
+        if (meta.get("digest") != array_digest(arrays)
+                or meta.get("cases") != len(problem.spec.cases)):
             raise GraderError(f"the kit's expected outputs {path} do not match its spec; "
                               "reinstall the kit")
         by_source: dict[str, dict[int, np.ndarray]] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.progress import (
@@ -33,7 +33,6 @@ class _PerMinute(ProgressColumn):
 class RegradeProgress:
     progress: Progress
     task: TaskID | None = None
-    faults: list[str] = field(default_factory=list)
 
     def start(self, todo: int, done: int) -> None:
         self.progress.console.print(f"{todo} submission(s) to grade"
@@ -42,8 +41,6 @@ class RegradeProgress:
         self.task = self.progress.add_task("grading", total=todo)
 
     def advance(self, outcome: Outcome) -> None:
-        if outcome.fault:
-            self.faults.append(outcome.submission.id)
         if self.task is not None:
             self.progress.update(self.task, advance=1,
                                  description=f"graded {outcome.submission.id}")
