@@ -24,7 +24,7 @@ from rich.console import Console
 
 from autograder import authoring, check, isolation
 from autograder.cache import default_cache_dir
-from autograder.engine import GradeOptions, grade, warm_cache
+from autograder.engine import GradeOptions, ProblemResult, Report, grade, warm_cache
 from autograder.errors import GraderError
 from autograder.kit import build_kit
 from autograder.package import build_zip
@@ -262,17 +262,21 @@ def _harden(problems_dir: Path, cache: Path | None, compile_cache: Path | None,
 
 def _grade_to(submission: Path, problems_dir: Path, results_path: Path, options: GradeOptions,
               console: Console | None) -> ExitStatus:
-    """Grade and write results; any grader fault still yields a valid results file."""
+    """Grade and write results; any grader fault still yields a valid results file, with
+    every problem graded before the fault."""
+    graded: list[ProblemResult] = []
+    start = time.monotonic()
     try:
         problems = load_problems(problems_dir)
-        report = grade(submission, problems, options)
+        report = grade(submission, problems, options, graded=graded)
         results = build_results(report)
     except Exception as exc:
         detail = traceback.format_exc()
         if console is not None:
             message = str(exc) if isinstance(exc, GraderError) else detail
             console.print(f"[bold red]The grader failed:[/] {message}", highlight=False)
-        results = failure_results(detail)
+        results = (build_results(Report(tuple(graded), {}, time.monotonic() - start, detail))
+                   if graded else failure_results(detail))
         report = None
     try:
         write_results(results_path, results)
@@ -492,7 +496,7 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
                       soft_wrap=True)
         return ExitStatus.USAGE
     cache = args.cache or default_cache_dir(env)
-    memory = isolation.default_memory_limit() // (1 if args.scheduler else args.jobs)
+    memory = isolation.default_memory_limit(1 if args.scheduler else args.jobs)
     # The kernel counts the student user's processes and threads across every grading on a
     # machine: N at a time get N times one grading's limit (a Dask worker: its threads).
     side_by_side = args.jobs if not args.scheduler else max(args.jobs, os.cpu_count() or 1)

@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from autograder.inputs import case_arguments, describe_call, materialize
 from autograder.isolation import (
     choose,
     default_memory_limit,
-    hand_over,
+    let_in,
     protect,
     share_read_only,
 )
@@ -44,8 +44,10 @@ from autograder.sandbox import (
     Failure,
     Limits,
     Reply,
+    Template,
     WorkerProcess,
     WorkerSpec,
+    forking_supported,
     worker_environment,
 )
 from autograder.spec import LoadedProblem
@@ -186,16 +188,15 @@ class References:
     """Outputs of trusted code (the reference and the mistake variants) on a problem's cases:
     from the cache, or computed in a trusted worker that is started only when needed."""
 
-    def __init__(self, spec: WorkerSpec, cache: ExpectedCache, refresh: bool = False) -> None:
+    def __init__(self, spec: WorkerSpec, cache: ExpectedCache, refresh: bool = False,
+                 template: Template | None = None) -> None:
         self._spec = spec
         self._cache = cache
         self._refresh = refresh  # compute even what the cache has (to warm JAX's cache too)
+        self._template = template
         self._worker: WorkerProcess | None = None
         self._info: Mapping[str, Any] = {}
         self._memo: dict[tuple[Path, Source], dict[int, np.ndarray | None]] = {}
-        #: Called before the trusted worker starts (grading stops a kept student worker, so
-        #: the two never run side by side).
-        self.before_start: Callable[[], None] = lambda: None
 
     def __enter__(self) -> References:
         return self
@@ -246,8 +247,7 @@ class References:
 
     def _compute(self, problem: LoadedProblem, source: Source) -> dict[int, np.ndarray | None]:
         if self._worker is None:
-            self.before_start()
-            self._worker = WorkerProcess(self._spec)
+            self._worker = WorkerProcess(self._spec, self._template)
             ready = self._worker.start()
             if isinstance(ready, Failure):
                 raise WorkerError(f"the reference worker did not start: {_explain(ready)}\n"
@@ -269,7 +269,7 @@ class References:
                                         "args": [protocol.encode_value(v) for v in values]},
                               f"{what} on case {index + 1}", allow_error=source != REFERENCE)
             if reply is not None and reply.get("output") is not None:
-                out[index] = protocol.decode_array(reply["output"])
+                out[index] = reply["output"]
             elif source == REFERENCE:
                 raise WorkerError(f"the reference of {problem.id} returned "
                                   f"{reply and reply.get('returned')} on case {index + 1}, "
@@ -288,18 +288,17 @@ def _explain(reply: Reply) -> str:
 
 
 class _StudentFunction:
-    """The student's function in a worker, restarted in a fresh worker after a failure."""
+    """The student's function in a worker of its own: a fresh worker, forked from the
+    grading's template, for each problem and again after any failure."""
 
     def __init__(self, problem: LoadedProblem, source: SourceFile, root: Path,
-                 spec: WorkerSpec, kept: WorkerProcess | None = None) -> None:
+                 spec: WorkerSpec, template: Template | None) -> None:
         self.problem = problem
         self.source = source
         self.root = root
         self.spec = spec
+        self.template = template
         self.worker: WorkerProcess | None = None
-        #: A healthy worker the previous problem of this submission used (JAX imported once
-        #: per submission, not once per problem); any failure gets a fresh one.
-        self.kept = kept
         self.printed: list[str] = []
         self.notes: list[str] = []
         self.info: Mapping[str, Any] = {}
@@ -314,20 +313,11 @@ class _StudentFunction:
         pause, then reported on the remaining cases.
         """
         restart = self.worker is not None
-        kept, self.kept = self.kept, None
         for attempt in range(3 if restart else 1):
             self.close()
             if attempt:
                 time.sleep(2.0)
-            ready: Reply
-            if kept is not None and kept.healthy:
-                worker = self.worker = kept
-                ready = kept.info
-                break
-            if kept is not None:
-                kept.stop()
-                kept = None
-            worker = self.worker = WorkerProcess(self.spec)
+            worker = self.worker = WorkerProcess(self.spec, self.template)
             ready = worker.start()
             if not isinstance(ready, Failure):
                 break
@@ -347,6 +337,8 @@ class _StudentFunction:
                 self.printed.append(reply.printed)
             if reply.kind == "memory":
                 return feedback.memory_limit(None, self.memory_limit)
+            if reply.kind == "protocol":
+                return feedback.protocol_violation(None, reply.detail)
             return (feedback.import_timeout(limit) if reply.kind == "timeout"
                     else feedback.import_crashed(reply.seconds, reply.signal_name))
         if reply.get("printed"):
@@ -387,15 +379,6 @@ class _StudentFunction:
             self.worker.stop()
             self.worker = None
 
-    def hand_over(self) -> WorkerProcess | None:
-        """The worker, still running, for the next problem when it is healthy (else stop it)."""
-        worker, self.worker = self.worker, None
-        if worker is not None and worker.healthy:
-            return worker
-        if worker is not None:
-            worker.stop()
-        return None
-
 
 def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarray,
            memory_limit: int | None) -> CaseRun:
@@ -406,6 +389,8 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
             failed = feedback.timeout(function, problem.spec.time_limit_for(index))
         elif reply.kind == "memory":
             failed = feedback.memory_limit(function, memory_limit)
+        elif reply.kind == "protocol":
+            failed = feedback.protocol_violation(function, reply.detail)
         else:
             failed = feedback.crashed(function, reply.seconds, reply.signal_name,
                                       reply.exit_code)
@@ -422,7 +407,7 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
     if reply.get("too_large"):
         return CaseRun(index, feedback.output_too_large(function, int(reply["too_large"])),
                        trace=trace, printed=printed)
-    got = None if reply.get("output") is None else protocol.decode_array(reply["output"])
+    got = reply.get("output")  # decoded and checked at the boundary (protocol.check_reply)
     returned = str(reply.get("returned", "?"))
     mismatch = compare(got, returned, expected, problem.spec.tolerance_for(index),
                        problem.spec.returns.dtype)
@@ -430,25 +415,9 @@ def _judge(problem: LoadedProblem, index: int, reply: Reply, expected: np.ndarra
     return CaseRun(index, verdict, got, returned, trace=trace, printed=printed)
 
 
-class _Kept:
-    """The student worker kept between the problems of one submission."""
-
-    def __init__(self) -> None:
-        self.worker: WorkerProcess | None = None
-
-    def take(self) -> WorkerProcess | None:
-        worker, self.worker = self.worker, None
-        return worker
-
-    def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-
-
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: ReferenceSource,
                    spec: WorkerSpec, options: GradeOptions, deadline: float,
-                   kept: _Kept | None = None) -> ProblemResult:
+                   template: Template | None) -> ProblemResult:
     indices = [i for i, case in enumerate(problem.spec.cases)
                if not options.visible_only or case.visibility == "visible"]
 
@@ -467,26 +436,27 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         return CaseResult(len(problem.spec.cases), "the lifted transforms",
                           structure.visibility, "", structure.points, fb)
 
+    def failed_everywhere(fb: Feedback) -> ProblemResult:
+        return ProblemResult(problem, tuple(result(i, fb) for i in indices),
+                             structure=structure_result(fb),
+                             checks=_checks_failed(problem, fb, options.visible_only))
+
     function = problem.spec.function
     if not submission.files:
-        fb = feedback.no_python_files(function, submission.other_files)
-        return ProblemResult(problem, tuple(result(i, fb) for i in indices),
-                             structure=structure_result(fb),
-                             checks=_checks_failed(problem, fb, options.visible_only))
+        return failed_everywhere(feedback.no_python_files(function, submission.other_files))
     source = submission.locate(function)
+    if source is not None and source.unusable:
+        return failed_everywhere(feedback.unusable_file(function, source.relative,
+                                                        source.error or "unreadable"))
     if source is None:
-        fb = feedback.missing_function(function, [f.relative for f in submission.files],
-                                       submission.near_names(function))
-        return ProblemResult(problem, tuple(result(i, fb) for i in indices),
-                             structure=structure_result(fb),
-                             checks=_checks_failed(problem, fb, options.visible_only))
+        return failed_everywhere(feedback.missing_function(
+            function, [f.relative for f in submission.files], submission.near_names(function)))
 
     # Expected outputs first (from the cache, normally), and no trusted worker left running
     # beside the student's, so the student's memory limit can be most of the container's.
     expected = references.expected(problem)
     references.release()
-    kept = kept or _Kept()
-    student = _StudentFunction(problem, source, submission.root, spec, kept.take())
+    student = _StudentFunction(problem, source, submission.root, spec, template)
     runs: list[CaseRun] = []
     seconds: dict[int, float] = {}
     try:
@@ -507,7 +477,7 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         checks = (_run_checks(problem, student, load_failure, options.visible_only)
                   if problem.checks else ())
     finally:
-        kept.worker = student.hand_over()
+        student.close()
 
     diagnoser = Diagnoser(problem, expected, references.outputs)
     cases = []
@@ -571,13 +541,33 @@ def _run_checks(problem: LoadedProblem, student: _StudentFunction,
     return tuple(results)
 
 
+def _same_configuration(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    """Whether two worker environments configure JAX alike (each worker has its own home)."""
+    def strip(env: Mapping[str, str]) -> dict[str, str]:
+        return {k: v for k, v in env.items() if k not in ("HOME", "TMPDIR")}
+
+    return strip(a) == strip(b)
+
+
 class WorkerSession:
-    """Keeps a healthy worker from one :func:`grade` call to the next, for trusted batches
-    (``validate`` grading a problem's reference, starter and mistake examples): JAX is
-    imported once, not once per grading. Never for different students' submissions."""
+    """Keeps the worker template from one :func:`grade` call to the next (``validate``
+    grading a problem's reference, starter and mistake examples; a regrade's gradings):
+    JAX is imported once for the batch. The template never runs code under test, and every
+    worker it forks starts from its pristine state, so sharing it shares nothing between
+    the gradings but the imports."""
 
     def __init__(self) -> None:
-        self.kept = _Kept()
+        self._template: Template | None = None
+        self._folder = tempfile.TemporaryDirectory(prefix="autograder-session-")
+
+    def template(self, env: Mapping[str, str]) -> Template:
+        """A template started with ``env`` (JAX reads its configuration at import)."""
+        if self._template is not None and not _same_configuration(self._template.env, env):
+            self._template.stop()
+            self._template = None
+        if self._template is None:
+            self._template = Template(env, Path(self._folder.name))
+        return self._template
 
     def __enter__(self) -> WorkerSession:
         return self
@@ -586,20 +576,27 @@ class WorkerSession:
         self.close()
 
     def close(self) -> None:
-        self.kept.stop()
+        if self._template is not None:
+            self._template.stop()
+            self._template = None
+        self._folder.cleanup()
 
 
 def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
           options: GradeOptions | None = None,
           references: ReferenceSource | None = None,
-          session: WorkerSession | None = None) -> Report:
+          session: WorkerSession | None = None,
+          graded: list[ProblemResult] | None = None) -> Report:
     """Grade one submission (a directory or a file) against ``problems``.
 
     The expected outputs come from ``references`` when given (the student kit's shipped
-    data), else from the problems' references, run in a trusted worker or cached."""
+    data), else from the problems' references, run in a trusted worker or cached. Each
+    problem's result is appended to ``graded`` as soon as it is known, so a caller stopped
+    by an alarm still has the results so far."""
     options = options or GradeOptions()
     start = time.monotonic()
     submission = scan_submission(submission_path)
+    graded = [] if graded is None else graded
     with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
         workspace = Path(scratch)
         staged = stage(submission, workspace / "submission")
@@ -609,41 +606,41 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         if isolation.user is not None:
             protect([p.directory for p in problems]
                     + ([options.cache_dir] if options.cache_dir else []))
-            hand_over(workspace, [staged.root, home], isolation.user)
+            let_in(workspace, staged.root)
         env = worker_environment(options.grader_env, home, options.compile_cache)
         if isolation.user is not None and options.compile_cache is not None:
             share_read_only(options.compile_cache)
         limits = Limits(memory=options.memory_limit or default_memory_limit(),
                         network=options.allow_network, nproc=options.process_limit)
-        student_spec = WorkerSpec(env=env, cwd=staged.root, limits=limits, user=isolation.user)
+        student_spec = WorkerSpec(env=env, cwd=staged.root, limits=limits, user=isolation.user,
+                                  scratch=workspace)
         reference_spec = WorkerSpec(env=env, cwd=workspace)
-        results = []
         fault = None
         cache = ExpectedCache(options.cache_dir)
         deadline = start + (options.time_budget or float("inf"))
-        trusted = References(reference_spec, cache)
-        kept = session.kept if session is not None else _Kept()
-        trusted.before_start = kept.stop
+        template = (session.template(env) if session is not None
+                    else Template(env, workspace)) if forking_supported() else None
+        trusted = References(reference_spec, cache, template=template)
         source = references or trusted
         try:
             for problem in problems:
                 try:
                     if time.monotonic() >= deadline:
                         raise BudgetExceeded(deadline)
-                    results.append(_grade_problem(problem, staged, source, student_spec,
-                                                  options, deadline, kept))
+                    graded.append(_grade_problem(problem, staged, source, student_spec,
+                                                 options, deadline, template))
                 except GraderError:
                     fault = traceback.format_exc()
                     break
         finally:
-            if session is None:
-                kept.stop()
             trusted.release()
-        environments = [p.environment for p in results if p.environment]
+            if session is None and template is not None:
+                template.stop()
+        environments = [p.environment for p in graded if p.environment]
         environment = dict(environments[0] if environments else source.info)
     environment["isolation"] = isolation.note
     environment["memory_limit_mb"] = round(limits.memory / 2**20) if limits.memory else None
-    return Report(tuple(results), environment, time.monotonic() - start, fault)
+    return Report(tuple(graded), environment, time.monotonic() - start, fault)
 
 
 def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,

@@ -61,6 +61,25 @@ def missing_function(function: str, files: Sequence[str], near: Sequence[str] = 
     )
 
 
+def unusable_file(function: str, relative: str, reason: str) -> Feedback:
+    return Feedback(
+        "import-error",
+        f"`{function}` is in `{relative}`, which the grader could not read: {reason}. Fix "
+        f"the file and submit it again; your other files are graded as usual.",
+    )
+
+
+def protocol_violation(function: str | None, detail: str) -> Feedback:
+    what = f"While `{function}` ran, your code" if function else "Your code"
+    return Feedback(
+        "protocol-violation",
+        f"{what} wrote to the grader's private reply channel (file descriptor 3), so its "
+        f"answer could not be trusted and it was stopped ({detail}). Do not write to, close "
+        f"or replace file descriptors your code did not open; print to stdout instead. Your "
+        f"other functions are graded as usual.",
+    )
+
+
 def syntax_error(error: dict[str, Any]) -> Feedback:
     where = f"`{error.get('filename', '?')}`, line {error.get('lineno', '?')}"
     details = _code(error.get("text") or "") if error.get("text") else ""

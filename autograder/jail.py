@@ -6,9 +6,15 @@ Run first thing in the worker (standard library only), while it may still be roo
    the machine however the code tries (sockets, ctypes, a subprocess running curl); where
    the kernel does not allow it, a Python-level guard still refuses connections with a
    clear message (see :func:`install_network_guard`);
-2. resource limits: no core files, open files, size of files written, and (when running as
+2. when root: a private, size-limited ``/dev/shm`` (a mount namespace with a tmpfs of its
+   own, gone with the worker's last process) and a System V IPC namespace of its own, so
+   shared memory outside any process is bounded and never outlives the worker; where the
+   kernel refuses, the trusted side counts and removes such files by the worker's group;
+3. the kernel's OOM killer told to pick this process first (``oom_score_adj``), so in a
+   full container it is the student's worker that goes, never the grader;
+4. resource limits: no core files, open files, size of files written, and (when running as
    the dedicated student user) the number of processes;
-3. when the grader is root: drop to the unprivileged student user for good (supplementary
+5. when the grader is root: drop to the unprivileged student user for good (supplementary
    groups, gid, then uid), so the references, hidden cases and results are out of reach.
 
 It returns what it could apply, for the grader to report.
@@ -23,10 +29,15 @@ import os
 import resource
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG = 1
 NETWORK_MESSAGE = (
     "network access is blocked for code under test: the grader cannot download anything. "
     "Put everything your code needs in your submission."
@@ -41,11 +52,33 @@ def _libc() -> Any:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def _own_network_namespace() -> bool:
+def _unshare(flags: int) -> bool:
     try:
-        return bool(_libc().unshare(CLONE_NEWNET) == 0)
+        return bool(_libc().unshare(flags) == 0)
     except (OSError, AttributeError):
         return False
+
+
+def _own_network_namespace() -> bool:
+    return _unshare(CLONE_NEWNET)
+
+
+def _private_shared_memory(size: int) -> bool:
+    """A tmpfs of ``size`` bytes over ``/dev/shm``, seen by this process and its children
+    only, and a System V IPC namespace whose segments are capped at ``size`` in all."""
+    libc = _libc()
+    if not _unshare(CLONE_NEWNS):
+        return False
+    options = f"size={size},mode=1777".encode()
+    if (libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0
+            or libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV,
+                          options) != 0):
+        return False
+    if _unshare(CLONE_NEWIPC):
+        with contextlib.suppress(OSError):
+            Path("/proc/sys/kernel/shmmax").write_text(str(size))
+            Path("/proc/sys/kernel/shmall").write_text(str(max(1, size // 4096)))
+    return True
 
 
 def _set_limit(kind: int, value: int) -> None:
@@ -57,9 +90,15 @@ def _set_limit(kind: int, value: int) -> None:
 
 def apply(settings: dict[str, Any]) -> dict[str, Any]:
     """Apply the jail described by ``settings`` to this process; what was applied."""
-    applied: dict[str, Any] = {"network_namespace": False, "user": None}
+    applied: dict[str, Any] = {"network_namespace": False, "user": None,
+                               "private_shm": False}
     if not settings.get("network", True):
         applied["network_namespace"] = _own_network_namespace()
+    if settings.get("shm_size") and os.geteuid() == 0:
+        applied["private_shm"] = _private_shared_memory(int(settings["shm_size"]))
+    if settings.get("oom_first"):
+        with contextlib.suppress(OSError):
+            Path("/proc/self/oom_score_adj").write_text("1000")
     _set_limit(resource.RLIMIT_CORE, 0)
     if settings.get("nofile"):
         _set_limit(resource.RLIMIT_NOFILE, int(settings["nofile"]))
@@ -79,6 +118,11 @@ def apply(settings: dict[str, Any]) -> dict[str, Any]:
             _libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         applied["user"] = int(uid)
     return applied
+
+
+def parent_death_signal() -> None:
+    """Die with the process that started this one (a template outliving its grader)."""
+    _libc().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
 
 
 def install_network_guard() -> None:

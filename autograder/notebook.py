@@ -7,10 +7,8 @@ of the cell still runs. Standard library only: both the grader and the worker us
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,10 @@ _TIMING_MAGIC = re.compile(r"^(\s*)%(?:time|timeit)\s+(?:-\S+\s+)*(.*)$")
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 
 
+#: Larger files are not read (a notebook with its outputs cleared is a few hundred kB).
+MAX_NOTEBOOK_BYTES = 5 * 2**20
+
+
 class NotebookError(ValueError):
     """The file is not a readable notebook; the message says why."""
 
@@ -34,17 +36,47 @@ class Cell:
     source: str
 
 
-def _inside_statement(text: str) -> bool:
-    """Whether ``text`` ends inside an open bracket, string or backslash continuation, so
-    its next line continues a statement (``!= y``) rather than starting one (``!ls``)."""
-    try:
-        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
-            pass
-    except tokenize.TokenError:
-        return True
-    except (SyntaxError, ValueError):  # e.g. bad indentation: judge the line on its own
-        return False
-    return text.rstrip("\n").endswith("\\")
+class _Continuation:
+    """Whether the next line of a cell continues a statement (inside an open bracket, a
+    triple-quoted string, or after a backslash), updated line by line: one pass over the
+    cell, however long (re-tokenizing the cell so far for every line was quadratic)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.string: str | None = None  # the open triple quote
+        self.backslash = False
+
+    @property
+    def inside(self) -> bool:
+        return self.depth > 0 or self.string is not None or self.backslash
+
+    def feed(self, line: str) -> None:
+        i, n = 0, len(line)
+        while i < n:
+            if self.string is not None:
+                if line[i] == "\\":
+                    i += 2
+                elif line.startswith(self.string, i):
+                    self.string, i = None, i + 3
+                else:
+                    i += 1
+                continue
+            char = line[i]
+            if char == "#":
+                break
+            if char in "'\"":
+                if line.startswith(char * 3, i):
+                    self.string, i = char * 3, i + 3
+                    continue
+                i += 1
+                while i < n and line[i] != char:
+                    i += 2 if line[i] == "\\" else 1
+            elif char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(0, self.depth - 1)
+            i += 1
+        self.backslash = line.rstrip("\n").endswith("\\") and self.string is None
 
 
 def _clean_line(line: str) -> str:
@@ -66,18 +98,25 @@ def clean_cell(source: str) -> str:
             return "\n".join(f"# notebook-only: {line}" for line in lines) + "\n"
         lines = [f"# {lines[0]}", *lines[1:]]
     cleaned: list[str] = []
+    state = _Continuation()
     for line in lines:
-        continuing = bool(cleaned) and _inside_statement("\n".join(cleaned) + "\n")
-        cleaned.append(line if continuing else _clean_line(line))
+        cleaned.append(line if state.inside else _clean_line(line))
+        state.feed(cleaned[-1])
     return "\n".join(cleaned) + "\n"
 
 
 def read_cells(path: Path) -> list[Cell]:
     """The code cells of a notebook file, cleaned; raises NotebookError when unreadable."""
     try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB: "
+                                f"clear its outputs (Edit > Clear all outputs) and save it again")
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotebookError(f"{path.name} is not a valid notebook file ({exc})") from None
+    except RecursionError:
+        raise NotebookError(f"{path.name} is not a valid notebook file (its JSON nests too "
+                            f"deeply to be read)") from None
     raw_cells = document.get("cells") if isinstance(document, dict) else None
     if not isinstance(raw_cells, list):
         raise NotebookError(f"{path.name} has no 'cells' list; is it really a .ipynb file?")

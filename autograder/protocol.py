@@ -3,16 +3,28 @@
 Messages are single JSON lines. Arrays travel as ``.npy`` bytes (base64 in the JSON) that the
 trusted side reads with ``allow_pickle=False``; nothing is ever unpickled. This module is
 imported by both sides, so it depends on the standard library and numpy only.
+
+Everything a worker sends is untrusted: code under test shares its process and can write on
+the reply channel itself. So the trusted side checks a reply at the boundary, once
+(:func:`check_reply`): it must answer the request just made (its ``id``), nest no deeper than
+any real reply does, carry the right types under every key the grader reads, and hold arrays
+whose ``.npy`` header agrees with its payload before anything is allocated. Anything else is
+a :class:`ProtocolError`, which costs the problem being graded, never the grading.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
+import binascii
 import io
 import json
+import math
 import os
+import re
 import select
 import time
+from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -39,15 +51,56 @@ def encode_array(array: np.ndarray) -> dict[str, Any]:
     return {"kind": "ndarray", "npy": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
 
-def decode_array(message: dict[str, Any]) -> np.ndarray:
+#: Nesting deeper than any real message (a lift event's arguments are cut at depth 4).
+MAX_DEPTH = 16
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _npy_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype[Any], bool, int]:
+    """(shape, dtype, fortran order, where the data starts) of ``.npy`` bytes, read from the
+    header alone, so nothing is allocated for a header that lies about its payload."""
+    if len(raw) < 10 or not raw.startswith(_NPY_MAGIC):
+        raise ProtocolError("malformed array: not .npy data")
+    major = raw[6]
+    if major == 1:
+        length, start = int.from_bytes(raw[8:10], "little"), 10
+    elif major in (2, 3):
+        length, start = int.from_bytes(raw[8:12], "little"), 12
+    else:
+        raise ProtocolError(f"malformed array: unknown .npy version {major}")
+    if length > 65536 or start + length > len(raw):
+        raise ProtocolError("malformed array: its header is cut short")
+    try:
+        header = ast.literal_eval(raw[start:start + length].decode("latin1"))
+        shape = tuple(header["shape"])
+        dtype = np.dtype(header["descr"])
+        fortran = header["fortran_order"]
+    except (ValueError, SyntaxError, TypeError, KeyError, MemoryError, RecursionError) as exc:
+        raise ProtocolError(f"malformed array header: {exc}") from None
+    if (not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**40
+                for n in shape) or len(shape) > 32 or not isinstance(fortran, bool)):
+        raise ProtocolError(f"malformed array header: shape {shape!r}")
+    if dtype.hasobject or dtype.kind not in "biufc" or dtype.itemsize == 0:
+        raise ProtocolError(f"malformed array header: dtype {dtype!r} is not numeric")
+    return shape, dtype, fortran, start + length
+
+
+def decode_array(message: Any) -> np.ndarray:
+    """An ndarray from ``{"kind": "ndarray", "npy": BASE64}``, checked before allocation:
+    the header's shape and dtype must account for the payload's size exactly."""
+    if not isinstance(message, Mapping) or not isinstance(message.get("npy"), str):
+        raise ProtocolError("malformed array: no .npy payload")
     try:
         raw = base64.b64decode(message["npy"], validate=True)
-        array = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (KeyError, TypeError, ValueError, OSError) as exc:
+    except (binascii.Error, ValueError) as exc:
         raise ProtocolError(f"malformed array: {exc}") from None
-    if not isinstance(array, np.ndarray):
-        raise ProtocolError("malformed array: not an ndarray")
-    return array
+    shape, dtype, fortran, data = _npy_header(raw)
+    expected = math.prod(shape) * dtype.itemsize
+    if len(raw) - data != expected:
+        raise ProtocolError(f"malformed array: the header says {shape} of {dtype} "
+                            f"({expected} bytes) but {len(raw) - data} bytes follow")
+    array = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=data)
+    return array.reshape(shape, order="F" if fortran else "C").copy()
 
 
 def encode_value(value: Any) -> dict[str, Any]:
@@ -74,14 +127,119 @@ def send(stream: BinaryIO, message: dict[str, Any]) -> None:
     stream.flush()
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def _depth(line: bytes) -> int:
+    """How deep ``[`` and ``{`` nest in a JSON text, strings skipped: the strings and every
+    other character are dropped by regular expressions first, so only brackets are walked."""
+    brackets = _NOT_BRACKET.sub(b"", _STRING.sub(b"", line))
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def parse(line: bytes) -> dict[str, Any]:
-    """One message; anything but a JSON object is a ProtocolError."""
+    """One message; anything but a JSON object nesting at most ``MAX_DEPTH`` deep is a
+    ProtocolError (checked before the JSON parser, which would recurse into it)."""
+    structural = line.count(b"[") + line.count(b"{")
+    if structural > MAX_DEPTH and _depth(line) > MAX_DEPTH:
+        raise ProtocolError(f"a message nests deeper than {MAX_DEPTH} levels")
     try:
         message = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"not JSON: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")
+    return message
+
+
+# -- checking replies on the trusted side ---------------------------------------------------
+
+_NUMBER = (int, float)
+#: Keys the trusted side reads, with the types it needs (None allowed where it reads None).
+_ERROR_KEYS: dict[str, tuple[type, ...]] = {
+    "kind": (str,), "exc_type": (str,), "message": (str,), "traceback": (str,),
+    "filename": (str,), "lineno": (int, type(None)), "text": (str,), "found": (str,),
+    "signature": (str,), "seconds": _NUMBER, "names": (list,), "cell_errors": (list,),
+}
+_EVENT_KEYS: dict[str, tuple[type, ...]] = {
+    "lift": (str,), "where": (str, type(None)), "wraps": (str, type(None)),
+    "target": (str, list, dict, int, float, bool, type(None)), "args": (dict,),
+    "calls": (int,),
+}
+
+
+def _require(message: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str,
+             optional: bool = True) -> None:
+    if key not in message:
+        if not optional:
+            raise ProtocolError(f"{where}: no {key!r}")
+        return
+    value = message[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise ProtocolError(f"{where}: {key!r} is {type(value).__name__}")
+
+
+def _check_keys(message: Any, keys: Mapping[str, tuple[type, ...]], where: str) -> None:
+    if not isinstance(message, dict):
+        raise ProtocolError(f"{where} is not an object")
+    for key, kinds in keys.items():
+        _require(message, key, kinds, where)
+
+
+def _check_list_of(items: Any, keys: Mapping[str, tuple[type, ...]], where: str,
+                   limit: int = 100_000) -> None:
+    if not isinstance(items, list) or len(items) > limit:
+        raise ProtocolError(f"{where} is not a list of at most {limit} items")
+    for item in items:
+        _check_keys(item, keys, where)
+
+
+def check_reply(message: dict[str, Any], expected_id: int | None) -> dict[str, Any]:
+    """``message`` as the trusted side may read it, or a ProtocolError: it answers request
+    ``expected_id`` (None: the ``ready`` message), every key read has its type, arrays are
+    decoded (``output`` becomes an ndarray)."""
+    if expected_id is None:
+        if message.get("op") != "ready":
+            raise ProtocolError("the first message was not the worker's 'ready'")
+        _require(message, "versions", (dict,), "ready", optional=False)
+        _require(message, "backend", (str,), "ready", optional=False)
+        _require(message, "jail", (dict,), "ready")
+        if not all(isinstance(v, str) for v in message["versions"].values()):
+            raise ProtocolError("ready: versions must be strings")
+        return message
+    if message.get("id") != expected_id:
+        raise ProtocolError(f"a reply to request {message.get('id')!r} came when request "
+                            f"{expected_id} was waiting: something else wrote on the "
+                            f"grader's reply channel")
+    _require(message, "ok", (bool,), "reply", optional=False)
+    for key, kinds in {"printed": (str,), "returned": (str,), "signature": (str,),
+                       "seconds": _NUMBER, "too_large": (int,), "checks": (list,)}.items():
+        _require(message, key, kinds, "reply")
+    if "trace" in message:
+        _check_list_of(message["trace"], _EVENT_KEYS, "a lift event", limit=10_000)
+    if "cell_errors" in message:
+        _check_list_of(message["cell_errors"], {"cell": (int,), "exc_type": (str,),
+                                                "message": (str,)}, "a cell error")
+    if "checks" in message:
+        _check_list_of(message["checks"], {"id": (str,), "status": (str,),
+                                           "score": (int, float, type(None)),
+                                           "message": (str,), "printed": (str,)}, "a check")
+        if not all("id" in c and "status" in c for c in message["checks"]):
+            raise ProtocolError("a check has no id or status")
+    if not message["ok"]:
+        _check_keys(message.get("error"), _ERROR_KEYS, "the error")
+        _require(message["error"], "kind", (str,), "the error", optional=False)
+    output = message.get("output")
+    if output is not None:
+        message["output"] = decode_array(output)
     return message
 
 
@@ -97,6 +255,17 @@ class LineReader:
         self.fd = fd
         self.limit = limit
         self._buffer = bytearray()
+
+    def pending(self) -> bool:
+        """Whether a message (or part of one) arrived that no request asked for."""
+        if self._buffer:
+            return True
+        ready, _, _ = select.select([self.fd], [], [], 0)
+        if not ready:
+            return False
+        chunk = os.read(self.fd, min(1 << 20, self.limit + 1))
+        self._buffer.extend(chunk)
+        return bool(chunk)  # an empty read is the worker's end closing: not a message
 
     def read(self, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,14 @@ def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
     }
 
 
+def staff_summary(report: Report) -> dict[str, Any]:
+    """Every test counted, hidden ones included: a hidden test only staff see."""
+    return {"name": "Summary with hidden tests (staff only)", "score": 0, "max_score": 0,
+            "status": "passed", "visibility": "hidden",
+            "output": "\n".join(summary_lines(report, visible_only=False)),
+            "output_format": "md", "tags": ["summary"]}
+
+
 def failure_tests(traceback_text: str) -> list[dict[str, Any]]:
     """The two tests of a grader fault: one the student sees, one with the traceback."""
     return [
@@ -103,14 +111,35 @@ def failure_tests(traceback_text: str) -> list[dict[str, Any]]:
     ]
 
 
+def summary_lines(report: Report, visible_only: bool) -> list[str]:
+    """One line per problem: tests passed and points. ``visible_only`` counts the visible
+    tests alone and states no total, as Gradescope shows a student nothing of hidden tests
+    (a total or a count that included them would let resubmissions probe them)."""
+    lines = []
+    if not visible_only:
+        lines += [f"Score: {_round(report.points):g} / {_round(report.max_points):g}", ""]
+    for problem in report.problems:
+        tests = [c for c in problem.tests if not visible_only or c.visibility == "visible"]
+        passed = sum(c.passed for c in tests)
+        points = sum(c.points for c in tests)
+        most = sum(c.max_points for c in tests)
+        what = "visible tests" if visible_only else "tests"
+        lines.append(f"- `{problem.problem.spec.function}`: {passed}/{len(tests)} {what} "
+                     f"passed, {_round(points):g}/{_round(most):g} points")
+    return lines
+
+
+HIDDEN_NOTE = ("Only the visible tests are counted above. The other tests, and your total, "
+               "are shown when the course staff publish them.")
+
+
 def build_results(report: Report) -> dict[str, Any]:
     tests = [case_test(p, c) for p in report.problems for c in p.tests]
-    summary = [f"Score: {_round(report.points):g} / {_round(report.max_points):g}", ""]
-    for problem in report.problems:
-        passed = sum(c.passed for c in problem.tests)
-        summary.append(f"- `{problem.problem.spec.function}`: {passed}/{len(problem.tests)} "
-                       f"tests passed, {_round(problem.points):g}/"
-                       f"{_round(problem.max_points):g} points")
+    hidden = any(c.visibility != "visible" for p in report.problems for c in p.tests)
+    summary = summary_lines(report, visible_only=hidden)
+    if hidden:
+        summary += ["", HIDDEN_NOTE]
+        tests.append(staff_summary(report))
     env = environment_lines(report.environment)
     if env:
         summary += ["", env]
@@ -130,16 +159,16 @@ def build_results(report: Report) -> dict[str, Any]:
     }
 
 
-def failure_results(traceback_text: str, graded: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """Results for a run the grader could not finish: whatever was graded, plus the fault."""
-    tests = [*graded, *failure_tests(traceback_text)]
+def failure_results(traceback_text: str) -> dict[str, Any]:
+    """Results for a run the grader could not even start grading: the fault alone (a fault
+    after some problems were graded is a :class:`Report` with ``fault`` set)."""
     return {
-        "score": _round(sum(float(t.get("score", 0)) for t in graded)),
+        "score": 0,
         "output": STAFF_MESSAGE,
         "output_format": "md",
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": tests,
+        "tests": failure_tests(traceback_text),
     }
 
 

@@ -1,10 +1,18 @@
-"""Worker processes seen from the trusted side: spawn, ask, time out, kill, capture.
+"""Worker processes seen from the trusted side: start, ask, time out, kill, clean up.
 
-Every worker runs in its own session (so its whole process group can be killed at once),
-with a minimal environment that configures JAX before ``import jax``, and with its printed
-output captured through a pipe that keeps only the first ``output_limit`` bytes. A reply
-that does not come in time, a worker that dies, or a malformed message are all returned as
-a :class:`Failure` value for the caller to turn into feedback.
+A worker is forked from a :class:`Template`, a process that imported numpy, jax, flax and the
+worker's modules once and never runs code under test, so every worker (one per problem,
+and a fresh one after any failure) starts from the same pristine state in milliseconds.
+Without a template (macOS, or a one-off trusted job) a worker is a new interpreter.
+
+Every worker runs in its own session (its whole process group is killed at once) and, as
+the student, in a group id of its own that every process and file it makes carries; it
+gets a fresh home and temporary folder, and a writable copy of the submission as its working
+folder, all removed with it, with whatever it left in the machine's shared scratch folders
+and shared memory. Its memory is watched as the kernel counts it (:mod:`autograder.memory`).
+A reply that does not come in time, a worker that dies, or a message that fails the
+protocol's checks are all returned as a :class:`Failure` value for the caller to turn into
+feedback.
 """
 
 from __future__ import annotations
@@ -12,23 +20,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
+import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
-from autograder import protocol
+from autograder import memory, protocol
+from autograder.errors import WorkerError
 
 #: Environment variables passed from the grader to workers when set (JAX/XLA configuration).
 PASSED_THROUGH = ("JAX_PLATFORMS", "XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION",
                   "JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
-                  "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "TMPDIR")
+                  "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES")
 
 
 def worker_environment(grader_env: Mapping[str, str], home: Path,
@@ -45,6 +57,8 @@ def worker_environment(grader_env: Mapping[str, str], home: Path,
         "PYTHONUNBUFFERED": "1",
         "JAX_PLATFORMS": "cpu",
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        # numpy's BLAS would start a thread per core at import: none in a forking template.
+        "OPENBLAS_NUM_THREADS": "1",
     }
     env.update({k: grader_env[k] for k in PASSED_THROUGH if k in grader_env})
     if compile_cache is not None:
@@ -52,32 +66,6 @@ def worker_environment(grader_env: Mapping[str, str], home: Path,
                    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
     return env
-
-
-def _real_gid(pid: str) -> int | None:
-    """A process's real group id, from ``status`` (readable even when the process made
-    itself non-dumpable, which hides the owner of its other ``/proc`` files)."""
-    with open(f"/proc/{pid}/status", "rb") as handle:
-        for line in handle:
-            if line.startswith(b"Gid:"):
-                return int(line.split()[1])
-    return None
-
-
-def proportional_memory(pids: Iterable[int]) -> int:
-    """Memory used by ``pids`` in bytes, each shared page split between its users (PSS), so
-    forked children are not counted again for the pages they share with their parent."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
-                for line in handle:
-                    if line.startswith(b"Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 @dataclass(frozen=True)
@@ -91,8 +79,8 @@ class StudentUser:
 
 @dataclass(frozen=True)
 class Limits:
-    """What a student worker may use. ``memory`` is the memory of all its processes
-    (proportional set size: shared pages split between the processes sharing them)."""
+    """What a student worker may use. ``memory`` is what its processes and files hold that
+    the kernel cannot reclaim (see :mod:`autograder.memory`)."""
 
     memory: int | None = None
     nproc: int = 512  # threads count too, and XLA starts a few dozen
@@ -102,22 +90,67 @@ class Limits:
 
     def jail(self, user: StudentUser | None, gid: int | None) -> dict[str, Any]:
         settings: dict[str, Any] = {"network": self.network, "nofile": self.nofile,
-                                    "fsize": self.fsize}
+                                    "fsize": self.fsize, "oom_first": True,
+                                    "shm_size": self.memory or 64 * 2**20}
         if user is not None:
             settings.update(uid=user.uid, gid=gid if gid is not None else user.gid,
                             nproc=self.nproc)
         return settings
 
 
-#: Group ids given to workers, one per worker: every process a worker starts keeps it (only
-#: root can change it), so its processes can be found and killed without touching those of
-#: another worker of the same user (concurrent gradings, ``--jobs``).
-WORKER_GROUPS = range(200_000, 300_000)
+class _Groups:
+    """Group ids for workers, one per live worker: every process a worker starts keeps it
+    (only root can change it) and so does every file it creates, so its processes and files
+    are found without touching another worker's. Unique within this grader (a counter) and
+    across graders on the machine (a lock file per id, made with ``O_EXCL``)."""
+
+    FIRST, COUNT = 200_000, 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = os.getpid() % self.COUNT
+        self._folder = Path(tempfile.gettempdir()) / f"autograder-groups-{os.geteuid()}"
+
+    def allocate(self) -> int:
+        with self._lock:
+            self._folder.mkdir(mode=0o700, exist_ok=True)
+            for _ in range(self.COUNT):
+                gid = self.FIRST + self._next
+                self._next = (self._next + 1) % self.COUNT
+                claim = self._folder / str(gid)
+                try:
+                    fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                except FileExistsError:
+                    if self._stale(claim):
+                        claim.unlink(missing_ok=True)
+                    continue
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                return gid
+        raise RuntimeError("no free worker group id")
+
+    @staticmethod
+    def _stale(claim: Path) -> bool:
+        """A claim whose grader is gone."""
+        try:
+            owner = int(claim.read_text() or "0")
+        except (OSError, ValueError):
+            return False
+        return owner != os.getpid() and not Path(f"/proc/{owner}").exists()
+
+    def release(self, gid: int) -> None:
+        (self._folder / str(gid)).unlink(missing_ok=True)
+
+
+GROUPS = _Groups()
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """How to start a worker. A worker without ``limits`` is trusted (the reference's)."""
+    """How to start a worker. A worker without ``limits`` is trusted (the reference's).
+
+    With ``scratch``, each worker gets a folder of its own there (a fresh ``home``, ``tmp``
+    and a copy of ``cwd`` to work in), removed when it stops."""
 
     env: Mapping[str, str]
     cwd: Path
@@ -126,6 +159,7 @@ class WorkerSpec:
     output_limit: int = 64 * 1024
     limits: Limits | None = None
     user: StudentUser | None = None
+    scratch: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +186,166 @@ class Failure:
 Reply = dict[str, Any] | Failure
 
 
+def forking_supported() -> bool:
+    """Workers are forked from a template on Linux; elsewhere (macOS, where forking a process
+    that loaded system frameworks is unsafe) each is a new interpreter."""
+    return sys.platform.startswith("linux")
+
+
+class TemplateError(WorkerError):
+    """The template process failed (a grader fault: it never runs code under test)."""
+
+
+class Template:
+    """The fork server (``python -I -m autograder.worker --template FD``), seen from here.
+
+    Started with the workers' environment (JAX reads its configuration at import), it
+    imports what a worker needs once; :meth:`spawn` asks it for a fresh worker. Thread-safe
+    (the memory watchdog may reap while the grading thread spawns)."""
+
+    def __init__(self, env: Mapping[str, str], cwd: Path, python: str = sys.executable,
+                 startup_timeout: float = 180.0) -> None:
+        self.env, self.cwd, self.python = dict(env), cwd, python
+        self.startup_timeout = startup_timeout
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._log: BinaryIO | None = None
+        #: Anonymous memory of the idle template: its pages that a worker shares are the
+        #: template's, not the worker's (see :meth:`WorkerProcess.memory`).
+        self.baseline = 0
+        self.threads = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        if self.running:
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open while it runs
+        try:
+            self._process = subprocess.Popen(
+                [self.python, "-I", "-m", "autograder.worker", "--template",
+                 str(theirs.fileno())],
+                stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                pass_fds=(theirs.fileno(),), cwd=self.cwd, env=self.env,
+                start_new_session=True, close_fds=True)
+        finally:
+            theirs.close()
+        self._control = ours
+        ready = self._answer(self.startup_timeout)
+        if ready.get("op") != "ready":
+            self.stop()
+            raise TemplateError(f"the worker template did not start: {ready}")
+        self.threads = int(ready.get("threads", 0))
+        self.baseline = memory.anonymous_of(self._process.pid)
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        assert self._control is not None and self._process is not None
+        ready, _, _ = select.select([self._control], [], [], timeout)
+        data = self._control.recv(1 << 16) if ready else b""
+        if not data:
+            self._process.poll()
+            log = ""
+            if self._log is not None:
+                self._log.seek(0)
+                log = self._log.read()[-4000:].decode("utf-8", "replace")
+            raise TemplateError(f"the worker template stopped answering (exit code "
+                                f"{self._process.returncode}):\n{log}")
+        answer: dict[str, Any] = json.loads(data)
+        if "error" in answer:
+            raise TemplateError(f"the worker template refused: {answer['error']}")
+        return answer
+
+    def spawn(self, cwd: Path, env: Mapping[str, str], jail: Mapping[str, Any],
+              fds: tuple[int, int, int]) -> int:
+        """A fresh worker with ``fds`` as its stdin, output and reply channel; its pid."""
+        with self._lock:
+            if not self.running:
+                self.start()
+            assert self._control is not None
+            message = json.dumps({"op": "spawn", "cwd": str(cwd), "env": dict(env),
+                                  "jail": dict(jail)}).encode()
+            socket.send_fds(self._control, [message], list(fds))
+            return int(self._answer(30.0)["pid"])
+
+    def reap(self, pid: int) -> int | None:
+        """Wait for a worker that has exited (or was killed); its exit code."""
+        with self._lock:
+            if self._control is None:
+                return None
+            self._control.send(json.dumps({"op": "reap", "pid": pid}).encode())
+            status = self._answer(30.0).get("status")
+            return int(status) if isinstance(status, int) else None
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            if self._process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+                self._process = None
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def __enter__(self) -> Template:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _Forked:
+    """A worker forked by a template, with the part of ``Popen``'s interface used here."""
+
+    def __init__(self, template: Template, pid: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        self.template, self.pid, self.stdin, self.stdout = template, pid, stdin, stdout
+        self.returncode: int | None = None
+        self._lock = threading.Lock()  # the watchdog and the grading thread both poll
+
+    def poll(self) -> int | None:
+        with self._lock:
+            if self.returncode is None and _exited(self.pid):
+                code = self.template.reap(self.pid)
+                self.returncode = -signal.SIGKILL if code is None else code
+            return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        deadline = time.monotonic() + (timeout or 30.0)
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.returncode
+
+
+def _exited(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie waiting for its parent to reap it, or gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _real_gid(pid: str) -> int | None:
+    """A process's real group id, from ``status`` (readable even when the process made
+    itself non-dumpable, which hides the owner of its other ``/proc`` files)."""
+    with open(f"/proc/{pid}/status", "rb") as handle:
+        for line in handle:
+            if line.startswith(b"Gid:"):
+                return int(line.split()[1])
+    return None
+
+
 @dataclass
 class _Capture:
     """Keeps the first ``limit`` bytes a worker prints and counts the rest."""
@@ -173,22 +367,36 @@ class _Capture:
         return text
 
 
+#: How often the watchdog samples a worker's processes, and (every FILES_EVERY samples) the
+#: files and shared memory it made outside them.
+SAMPLE_SECONDS = 0.03
+FILES_EVERY = 8
+
+
 class WorkerProcess:
     """One worker process. Use as a context manager; it is always killed on exit."""
 
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, template: Template | None = None) -> None:
         self.spec = spec
+        self.template = template
         self.info: dict[str, Any] = {}
         self.capture = _Capture(spec.output_limit)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | _Forked | None = None
         self._reader: protocol.LineReader | None = None
         self._thread: threading.Thread | None = None
         self._dead: Failure | None = None
         #: Set when the worker was killed for using more memory than its limit.
         self.memory_exceeded = False
+        #: The most memory the watchdog saw the worker hold (bytes).
+        self.peak_memory = 0
         self._watching = threading.Event()
         self._mark = 0  # where in the captured output the current request began
+        self._requests = 0
         self.gid: int | None = None  # this worker's own group, when it runs as the student
+        self.folder: Path | None = None  # its scratch folder
+        self._oom_kills: int | None = None
+        self._container = memory.container()
+        self._killed = False
 
     def __enter__(self) -> WorkerProcess:
         return self
@@ -197,28 +405,56 @@ class WorkerProcess:
         self.stop()
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
     def healthy(self) -> bool:
-        """Running, and never failed a request (so it may serve another problem)."""
+        """Running, and never failed a request."""
         return (self._process is not None and self._process.poll() is None
                 and self._dead is None and not self.memory_exceeded)
 
-    def start(self) -> Reply:
-        """Spawn the worker and wait for its ``ready`` message (JAX imported)."""
-        read_fd, write_fd = os.pipe()
-        command = [self.spec.python, "-I", "-m", "autograder.worker", "--reply-fd", str(write_fd)]
+    def _prepare(self) -> tuple[Path, dict[str, str]]:
+        """The worker's folder and environment: with a scratch base, a fresh folder of its
+        own (home, tmp, and a copy of the submission to work in), owned by the student."""
+        env = dict(self.spec.env)
+        if self.spec.scratch is None:
+            return self.spec.cwd, env
+        self.folder = Path(tempfile.mkdtemp(prefix="worker-", dir=self.spec.scratch))
+        work, home, tmp = self.folder / "work", self.folder / "home", self.folder / "tmp"
+        shutil.copytree(self.spec.cwd, work, symlinks=False)
+        home.mkdir()
+        tmp.mkdir()
         if self.spec.user is not None:
-            self.gid = random.choice(WORKER_GROUPS)
-        if self.spec.limits is not None:
-            command += ["--jail", json.dumps(self.spec.limits.jail(self.spec.user, self.gid))]
-        try:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                pass_fds=(write_fd,), cwd=self.spec.cwd, env=dict(self.spec.env),
-                start_new_session=True, close_fds=True,
-            )
-        finally:
-            os.close(write_fd)
+            gid = self.gid if self.gid is not None else self.spec.user.gid
+            for path in [self.folder, *self.folder.rglob("*")]:
+                os.chown(path, self.spec.user.uid, gid, follow_symlinks=False)
+        self.folder.chmod(0o700)
+        env.update(HOME=str(home), TMPDIR=str(tmp))
+        return work, env
+
+    def start(self) -> Reply:
+        """Start the worker and wait for its ``ready`` message (JAX imported)."""
+        if self.spec.user is not None:
+            self.gid = GROUPS.allocate()
+        self._oom_kills = self._container.oom_kills()
+        cwd, env = self._prepare()
+        settings = self.spec.limits.jail(self.spec.user, self.gid) if self.spec.limits else {}
+        read_fd, write_fd = os.pipe()
+        if self.template is not None:
+            self._process = self._fork(cwd, env, settings, write_fd)
+        else:
+            command = [self.spec.python, "-I", "-m", "autograder.worker",
+                       "--reply-fd", str(write_fd), "--jail", json.dumps(settings)]
+            try:
+                self._process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                    pass_fds=(write_fd,), cwd=cwd, env=env,
+                    start_new_session=True, close_fds=True,
+                )
+            finally:
+                os.close(write_fd)
         self._reader = protocol.LineReader(read_fd)
         self._read_fd = read_fd
         self._thread = threading.Thread(target=self.capture.pump,
@@ -226,28 +462,44 @@ class WorkerProcess:
         self._thread.start()
         self._watching.set()
         threading.Thread(target=self._watch_memory, daemon=True).start()
-        reply = self._receive(time.monotonic(), self.spec.startup_timeout)
+        reply = self._receive(time.monotonic(), self.spec.startup_timeout, None)
         if isinstance(reply, dict):
             self.info = reply
         return reply
+
+    def _fork(self, cwd: Path, env: Mapping[str, str], settings: Mapping[str, Any],
+              reply_w: int) -> _Forked:
+        assert self.template is not None
+        stdin_r, stdin_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            pid = self.template.spawn(cwd, env, settings, (stdin_r, out_w, reply_w))
+        finally:
+            for fd in (stdin_r, out_w, reply_w):
+                os.close(fd)
+        return _Forked(self.template, pid, os.fdopen(stdin_w, "wb"), os.fdopen(out_r, "rb"))
 
     def request(self, message: dict[str, Any], timeout: float) -> Reply:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         start = time.monotonic()
         if self._dead is not None:
             return self._dead
+        assert self._reader is not None
+        if self._reader.pending():
+            return self._fail("protocol", start, "the worker sent a message nobody asked for")
         self._mark = len(self.capture.head)
+        self._requests += 1
         assert self._process is not None and self._process.stdin is not None
         try:
-            protocol.send(self._process.stdin, message)  # type: ignore[arg-type]
+            protocol.send(self._process.stdin, {**message, "id": self._requests})  # type: ignore[arg-type]
         except (BrokenPipeError, OSError):
             return self._fail("crashed", start)
-        return self._receive(start, timeout)
+        return self._receive(start, timeout, self._requests)
 
-    def _receive(self, start: float, timeout: float) -> Reply:
+    def _receive(self, start: float, timeout: float, request_id: int | None) -> Reply:
         assert self._reader is not None
         try:
-            return self._reader.read(timeout)
+            return protocol.check_reply(self._reader.read(timeout), request_id)
         except protocol.ReplyTimeout:
             return self._fail("timeout", start)
         except protocol.WorkerGone:
@@ -257,20 +509,28 @@ class WorkerProcess:
 
     def _fail(self, kind: Literal["timeout", "crashed", "protocol"], start: float,
               detail: str = "") -> Failure:
+        killed_before = self._killed
         exit_code = self._kill()
         seconds = time.monotonic() - start
         if self._thread is not None:  # every process is dead: the pipe ends, the pump stops
             self._thread.join(timeout=2)
         printed = self.capture.text(self._mark).strip()
-        if self.memory_exceeded:  # the watchdog killed it: say why
+        if self.memory_exceeded or (kind == "crashed" and not killed_before
+                                    and exit_code == -signal.SIGKILL and self._oom_killed()):
+            self.memory_exceeded = True  # the watchdog, or the kernel, killed it: say why
             kind = "memory"  # type: ignore[assignment]
         self._dead = Failure(kind, seconds, exit_code, detail, printed)
         return self._dead
 
+    def _oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer killed a process of the container meanwhile."""
+        now = self._container.oom_kills()
+        return now is not None and self._oom_kills is not None and now > self._oom_kills
+
     def _processes(self) -> list[int]:
         """Every live process of this worker: its session, and whatever runs in its own
-        group (daemons that left the session included). Zombies (dead, waiting to be reaped
-        by init) hold nothing and are left out."""
+        group (daemons that left the session included). Zombies (dead, waiting to be reaped)
+        hold nothing and are left out."""
         assert self._process is not None
         found: list[int] = []
         if not os.path.isdir("/proc"):  # macOS: no process table to read (nor a watchdog)
@@ -290,17 +550,51 @@ class WorkerProcess:
                 continue
         return found
 
+    def _outside_processes(self) -> int:
+        """What the worker keeps in memory outside its processes: files on tmpfs (its private
+        ``/dev/shm``, else the shared ones, by its group) and System V shared memory."""
+        if self.gid is None or self._process is None:
+            return 0
+        held = sum(size for _, size in memory.shm_segments_of_group(self.gid))
+        tops = [m for m in memory.memory_mounts() if m in memory.SHARED_SCRATCH]
+        if self.folder is not None and any(str(self.folder).startswith(m + "/")
+                                           for m in memory.memory_mounts()):
+            tops.append(str(self.folder))
+        if self.info.get("jail", {}).get("private_shm"):
+            tops = [t for t in tops if t != "/dev/shm"]
+            with contextlib.suppress(OSError):
+                usage = os.statvfs(f"/proc/{self._process.pid}/root/dev/shm")
+                held += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
+        uid = self.spec.user.uid if self.spec.user is not None else None
+        return held + memory.files_of_group(self.gid, tops, uid)
+
+    def memory(self, outside: int = 0) -> int:
+        """What the worker holds that the kernel cannot reclaim: its processes' share of
+        anonymous and shared memory, plus ``outside`` (files, segments). Pages a forked
+        worker still shares with its template are the template's: the template's share of
+        them is added back and its idle baseline taken off, so only what the worker made
+        counts."""
+        held = memory.unreclaimable(self._processes()) + outside
+        if self.template is not None and self.template.pid is not None:
+            held += memory.unreclaimable_of(self.template.pid) - self.template.baseline
+        return max(0, held)
+
     def _watch_memory(self) -> None:
-        """Sample the resident memory of the worker's processes; kill them over the limit."""
+        """Sample the worker's memory; kill it over the limit."""
         limit = self.spec.limits.memory if self.spec.limits is not None else None
         process = self._process
+        outside, sample = 0, 0
         while process is not None and process.poll() is None and self._watching.is_set():
-            rss = proportional_memory(self._processes())
-            if limit is not None and rss > limit:
+            if sample % FILES_EVERY == 0:
+                outside = self._outside_processes()
+            sample += 1
+            held = self.memory(outside)
+            self.peak_memory = max(self.peak_memory, held)
+            if limit is not None and held > limit:
                 self.memory_exceeded = True
                 self._kill()
                 return
-            time.sleep(0.03)
+            time.sleep(SAMPLE_SECONDS)
 
     def _kill(self) -> int | None:
         """Kill the worker's process group and, for a worker running as the student user,
@@ -308,9 +602,10 @@ class WorkerProcess:
         process = self._process
         if process is None:
             return None
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        self._killed = True
+        process.poll()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # its session, leader dead or not
         if self.gid is not None:
             for _ in range(10):  # a fork bomb may still be forking: repeat until none is left
                 pids = [p for p in self._processes() if p != os.getpid()]
@@ -325,9 +620,25 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
             return None
 
+    def _clean_up(self) -> None:
+        """Remove the worker's folder and whatever its group left in the shared scratch
+        folders and System V shared memory; give its group id back."""
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        if self.gid is not None:
+            uid = self.spec.user.uid if self.spec.user is not None else None
+            memory.remove_files_of_group(self.gid, memory.SHARED_SCRATCH, uid)
+            for segment, _ in memory.shm_segments_of_group(self.gid):
+                memory.remove_shm_segment(segment)
+            GROUPS.release(self.gid)
+            self.gid = None
+
     def stop(self) -> None:
-        """Kill the worker's whole process group and collect what it printed."""
+        """Kill the worker's whole process group, collect what it printed, clean up."""
         if self._process is None:
+            if self.gid is not None or self.folder is not None:
+                self._clean_up()
             return
         self._watching.clear()
         if self._process.stdin is not None:
@@ -343,3 +654,4 @@ class WorkerProcess:
             self._reader = None
         if self._dead is None:
             self._dead = Failure("crashed", 0.0, self._process.returncode, "stopped")
+        self._clean_up()

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import SubmissionError
-from autograder.notebook import NotebookError, read_cells
+from autograder.notebook import MAX_NOTEBOOK_BYTES, NotebookError, read_cells
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = MAX_NOTEBOOK_BYTES
 _IGNORED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv",
                            "venv", "site-packages"})
 
@@ -31,6 +31,10 @@ class SourceFile:
     relative: str  # as the student sees it
     defines: frozenset[str] = frozenset()
     error: str | None = None  # why it could not be parsed, if it could not
+    #: The file cannot be used at all (too large, not text, nested past what Python
+    #: parses): it is reported, never staged or imported. A syntax error is not this: the
+    #: worker imports the file to report the error as Python words it.
+    unusable: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,25 +95,38 @@ def _top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
+#: Why Python's own parser gives up on a file, in the words a student can act on.
+_TOO_NESTED = ("it nests expressions or blocks more deeply than Python can parse (a very "
+               "long chain of operators or brackets?)")
+
+
 def _scan(path: Path, root: Path) -> SourceFile:
+    """Parse one file on the trusted side: bounded in size (``MAX_FILE_BYTES``) and, being
+    a parse and nothing more, in time; whatever it cannot read is that file's error."""
     relative = str(path.relative_to(root))
     if path.stat().st_size > MAX_FILE_BYTES:
-        return SourceFile(path, relative, error=f"{relative} is larger than 5 MB")
+        return SourceFile(path, relative, unusable=True,
+                          error=f"{relative} is larger than {MAX_FILE_BYTES // 2**20} MB, so "
+                                f"it was not read")
     try:
         if path.suffix == ".ipynb":
             names: set[str] = set()
             for cell in read_cells(path):
                 try:
                     names |= _top_level_names(ast.parse(cell.source))
-                except SyntaxError:
+                except (SyntaxError, ValueError, MemoryError, RecursionError):
                     continue  # the worker reports cells that do not run
             return SourceFile(path, relative, frozenset(names))
         source = path.read_bytes()
         return SourceFile(path, relative, frozenset(_top_level_names(ast.parse(source))))
     except SyntaxError as exc:
         return SourceFile(path, relative, error=f"line {exc.lineno}: {exc.msg}")
-    except (NotebookError, OSError, ValueError) as exc:
-        return SourceFile(path, relative, error=str(exc))
+    except (MemoryError, RecursionError):
+        return SourceFile(path, relative, unusable=True, error=f"{relative}: {_TOO_NESTED}")
+    except NotebookError as exc:
+        return SourceFile(path, relative, unusable=True, error=str(exc))
+    except (OSError, ValueError) as exc:  # ValueError: null bytes in the source
+        return SourceFile(path, relative, unusable=True, error=f"{relative}: {exc}")
 
 
 def scan_submission(path: Path | str) -> Submission:
@@ -133,6 +150,8 @@ def stage(submission: Submission, destination: Path) -> Submission:
     for source in submission.files:
         target = destination / source.relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source.path, target)
-        staged.append(SourceFile(target, source.relative, source.defines, source.error))
+        if not source.unusable:  # never handed to a worker
+            shutil.copyfile(source.path, target)
+        staged.append(SourceFile(target, source.relative, source.defines, source.error,
+                                 source.unusable))
     return Submission(destination, tuple(staged), submission.other_files)

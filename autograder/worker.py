@@ -22,7 +22,10 @@ import io
 import json
 import linecache
 import os
+import resource
+import socket
 import sys
+import tempfile
 import time
 import traceback
 import types
@@ -38,6 +41,9 @@ from autograder.notebook import NotebookError, read_cells
 
 TRACEBACK_LIMIT = 6000
 _THIS_FILE = os.path.abspath(__file__)
+#: The grader's own package: its frames (the worker, the lift recorders) are not the
+#: student's and are left out of the tracebacks students read.
+_PACKAGE = os.path.join(os.path.dirname(_THIS_FILE), "")
 #: Path prefixes removed from tracebacks (the submission's root is added on load).
 _SHORTEN: list[str] = []
 
@@ -56,7 +62,7 @@ def _format_exception(exc: BaseException) -> str:
     frames = traceback.StackSummary.from_list([
         traceback.FrameSummary(_short_path(f.filename), f.lineno, f.name, line=f.line)
         for f in traceback.extract_tb(exc.__traceback__)
-        if os.path.abspath(f.filename) != _THIS_FILE])
+        if not os.path.abspath(f.filename).startswith(_PACKAGE)])
     text = "Traceback (most recent call last):\n" if frames else ""
     text += "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))
@@ -150,16 +156,14 @@ class Worker:
 
     def hello(self) -> dict[str, Any]:
         start = time.perf_counter()
+        preload()  # already done when this worker was forked from a template
         import flax
-        import flax.linen
-        import flax.nnx
         import jax
         import jax.numpy as jnp
         import jaxlib
 
         from autograder import trace
 
-        trace.install()
         # The compilation cache is read-only for student code: failing to use it is fine.
         warnings.filterwarnings("ignore", message=".*persistent compilation cache")
         self.tracer = trace.TRACER
@@ -315,12 +319,9 @@ def _signature(fn: Callable[..., Any]) -> str:
         return "(...)"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="autograder.worker")
-    parser.add_argument("--reply-fd", type=int, required=True)
-    parser.add_argument("--jail", default="{}", help="JSON settings for autograder.jail")
-    options = parser.parse_args(argv)
-    settings = json.loads(options.jail)
+def serve(settings: dict[str, Any], reply_fd: int) -> int:
+    """Jail this process, then answer requests (stdin) on ``reply_fd`` until stdin ends."""
+    sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; folders are read-only
     applied = jail.apply(settings)  # before anything of the student's can run
     if not settings.get("network", True):
         jail.install_network_guard()
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    replies = os.fdopen(options.reply_fd, "wb")
+    replies = os.fdopen(reply_fd, "wb")
 
     # -I ignores PYTHONUNBUFFERED: make what the code prints reach the grader before a reply
     # (and before a kill), in the order it was printed.
@@ -339,16 +340,148 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(replies)
     protocol.send(replies, {**worker.hello(), "jail": applied})
     for line in requests:
+        request: dict[str, Any] = {}
         try:
             request = protocol.parse(line)
             reply = worker.handle(request)
         except Exception as exc:  # a bug in the worker itself: report it, keep serving
             reply = _error("worker-error", exc)
+        reply["id"] = request.get("id")
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # the student may have closed or replaced it
                 stream.flush()
         protocol.send(replies, reply)
     return 0
+
+
+def preload() -> None:
+    """What every worker needs, imported once (in a template, before it forks workers):
+    numpy, jax, flax and the lift recorders. The XLA backend is *not* started here: its
+    threads would not survive a fork; each worker starts its own (about 20 ms)."""
+    import flax
+    import flax.linen
+    import flax.nnx  # noqa: F401
+    import jax
+    import jax.numpy  # noqa: F401
+    import jaxlib  # noqa: F401
+
+    from autograder import trace
+
+    trace.install()
+
+
+def _fork_worker(control: socket.socket, fds: list[int], request: dict[str, Any]) -> None:
+    """In the freshly forked child: become a worker with ``fds`` as its stdin, output and
+    reply channel, in its own session, environment and folder. Never returns."""
+    code = 1
+    try:
+        control.close()
+        requests_fd, output_fd, reply_fd = fds
+        os.setsid()
+        os.dup2(requests_fd, 0)
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.dup2(reply_fd, 3)
+        os.closerange(4, _max_fd())
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        tempfile.tempdir = None  # TMPDIR is this worker's own
+        os.chdir(request["cwd"])
+        code = serve(request["jail"], 3)
+    except BaseException:  # the child must never return into the template
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if 0 < soft < 1 << 20 else 1 << 16
+
+
+def template(control_fd: int) -> int:
+    """A fork server: import what workers need once, then fork a fresh worker per request.
+
+    Requests come on ``control_fd`` (a Unix datagram socket from the trusted side), as JSON
+    with the new worker's three descriptors attached::
+
+        {"op": "spawn", "cwd": DIR, "env": {...}, "jail": {...}}   + [stdin, output, reply]
+        {"op": "reap", "pid": PID}
+
+    answered ``{"pid": PID}`` and ``{"status": CODE}`` (negative: killed by that signal).
+    No code under test ever runs here: a worker is a copy of this pristine process, so
+    nothing one problem's code did (globals, monkeypatches, ``jax.config``, threads) can
+    reach the next. When the trusted side goes away, so do the template and its workers.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        jail.parent_death_signal()
+    control = socket.socket(fileno=control_fd)
+    preload()
+    children: set[int] = set()
+
+    def answer(message: dict[str, Any]) -> None:
+        control.send(json.dumps(message).encode())
+
+    answer({"op": "ready", "pid": os.getpid(),
+            "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc") else 1})
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
+        except OSError:
+            break
+        if not data:
+            break
+        try:
+            request = json.loads(data)
+            if request.get("op") == "spawn":
+                if len(fds) != 3:
+                    raise ValueError(f"spawn needs 3 descriptors, got {len(fds)}")
+                for stream in (sys.stdout, sys.stderr):
+                    stream.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _fork_worker(control, fds, request)
+                children.add(pid)
+                answer({"pid": pid})
+            elif request.get("op") == "reap":
+                pid = int(request["pid"])
+                if pid not in children:
+                    raise ValueError(f"{pid} is not a worker of this template")
+                _, status = os.waitpid(pid, 0)
+                children.discard(pid)
+                answer({"status": -os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                        else os.WEXITSTATUS(status)})
+            else:
+                raise ValueError(f"unknown op {request.get('op')!r}")
+        except Exception as exc:
+            answer({"error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            for fd in fds:
+                os.close(fd)
+    for pid in children:  # the trusted side is gone: take the workers with us
+        with contextlib.suppress(OSError):
+            os.killpg(pid, 9)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="autograder.worker")
+    parser.add_argument("--reply-fd", type=int)
+    parser.add_argument("--jail", default="{}", help="JSON settings for autograder.jail")
+    parser.add_argument("--template", type=int, metavar="CONTROL_FD",
+                        help="serve as a fork server on this Unix socket")
+    options = parser.parse_args(argv)
+    if options.template is not None:
+        return template(options.template)
+    if options.reply_fd is None:
+        parser.error("--reply-fd or --template is required")
+    return serve(json.loads(options.jail), options.reply_fd)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import proportional_memory
+from autograder.memory import unreclaimable
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -90,7 +90,7 @@ def measure(command: list[str], env: dict[str, str]) -> Run:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, proportional_memory(_tree(process.pid)))
+            peak = max(peak, unreclaimable(_tree(process.pid)))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
