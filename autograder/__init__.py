@@ -1,14 +1,40 @@
 """Gradescope autograder for exercises on Flax lifted transforms.
 
-The public API, one import per name; everything else is internal.
+The public API, one name per line; everything else is internal. The names are imported
+when first used (PEP 562), because the student's worker process imports this package too
+(for its own small modules: ``worker``, ``jail``, ``protocol``, ``trace``, ``notebook``) and
+must not load the grader's spec, engine, pydantic or yaml.
 """
 
-from autograder.engine import GradeOptions, Report, grade
-from autograder.errors import GraderError, SpecError, SubmissionError, WorkerError
-from autograder.results import build_results, failure_results, write_results
-from autograder.spec import LoadedProblem, Problem, load_problem, load_problems
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autograder.engine import GradeOptions, Report, grade
+    from autograder.errors import GraderError, SpecError, SubmissionError, WorkerError
+    from autograder.results import build_results, failure_results, write_results
+    from autograder.spec import LoadedProblem, Problem, load_problem, load_problems
 
 __version__ = "0.1.0"
+
+_WHERE = {
+    "GradeOptions": "autograder.engine",
+    "Report": "autograder.engine",
+    "grade": "autograder.engine",
+    "GraderError": "autograder.errors",
+    "SpecError": "autograder.errors",
+    "SubmissionError": "autograder.errors",
+    "WorkerError": "autograder.errors",
+    "build_results": "autograder.results",
+    "failure_results": "autograder.results",
+    "write_results": "autograder.results",
+    "LoadedProblem": "autograder.spec",
+    "Problem": "autograder.spec",
+    "load_problem": "autograder.spec",
+    "load_problems": "autograder.spec",
+}
 
 __all__ = [
     "GradeOptions",
@@ -27,3 +53,11 @@ __all__ = [
     "load_problems",
     "write_results",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'autograder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -31,9 +31,11 @@ class SourceFile:
     relative: str  # as the student sees it
     defines: frozenset[str] = frozenset()
     error: str | None = None  # why it could not be parsed, if it could not
-    #: The file cannot be used at all (too large, not text, nested past what Python
-    #: parses): it is reported, never staged or imported. A syntax error is not this: the
-    #: worker imports the file to report the error as Python words it.
+    #: The trusted side could not read the file (too large, not text, nested past what
+    #: Python parses): a function it holds is reported as such, not imported. Another file
+    #: may still import it in the worker (which then fails in its own, isolated way), unless
+    #: it is too large, which is never staged. A syntax error is not this: the worker
+    #: imports the file to report the error as Python words it.
     unusable: bool = False
 
 
@@ -150,7 +152,7 @@ def stage(submission: Submission, destination: Path) -> Submission:
     for source in submission.files:
         target = destination / source.relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not source.unusable:  # never handed to a worker
+        if source.path.stat().st_size <= MAX_FILE_BYTES:  # a larger file is never read
             shutil.copyfile(source.path, target)
         staged.append(SourceFile(target, source.relative, source.defines, source.error,
                                  source.unusable))

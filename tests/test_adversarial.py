@@ -206,15 +206,18 @@ try:
 except OSError as exc:
     print("fork refused after", children, type(exc).__name__)
 """
-    # The process limit stops the bomb; the bomb then starves its own worker of threads,
-    # so the attacker's function times out, and only it.
+    # The process limit stops the bomb; the bomb then starves its own worker of threads, so
+    # the attacker's function times out or cannot start a thread, and only it. (Whether XLA
+    # still finds a thread for a case depends on the kernel's timing: either way the score
+    # is what the function did.)
     problem = short_time_limit("vmap_over_batch", 10)
     report = grade_files({"attack.py": attack(body), "fine.py": NN_VMAP}, "nn_vmap_forward",
                          problem_dirs=(problem,), visible_only=True)
     sibling, hostile = report.problems
     assert sibling.points == 5.0
     assert "fork refused after" in hostile.printed
-    assert sum(c.points for c in hostile.cases) == 0
+    assert {c.feedback.id for c in hostile.cases if c.feedback is not None} <= {
+        "timeout", "runtime-error"}
     assert student_processes() == []
 
 
@@ -354,7 +357,7 @@ def test_running_out_of_the_time_budget_keeps_what_was_graded(
     assert [t["name"] for t in results["tests"][-2:]] == [
         "The autograder failed: please contact the course staff",
         "Autograder traceback (staff only)"]
-    assert len(results["tests"]) == 9 + 2
+    assert len(results["tests"]) == 9 + 1 + 2  # the cases, the staff summary, the fault
 
 
 def test_a_broken_reference_is_a_grader_fault_not_a_student_zero(

@@ -188,7 +188,8 @@ def test_file_too_large(tmp_path: Path) -> None:
     write(tmp_path / "huge.py", "#" * (MAX_FILE_BYTES + 1))
     write(tmp_path / "ok.py", "#" * MAX_FILE_BYTES)
     files = by_name(scan_submission(tmp_path))
-    assert files["huge.py"].error == "huge.py is larger than 5 MB"
+    assert files["huge.py"].error == "huge.py is larger than 5 MB, so it was not read"
+    assert files["huge.py"].unusable
     assert files["ok.py"].error is None
 
 
