@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from autograder.engine import GradeOptions, grade
+from autograder.engine import GradeOptions, WorkerSession, grade
 from autograder.errors import GraderError
 from autograder.results import build_results, failure_results, write_results
 from autograder.spec import LoadedProblem, discover_problems, load_problems
@@ -143,6 +143,17 @@ def problems_digest(problems_dir: Path) -> str:
 
 _PROBLEMS: dict[str, list[LoadedProblem]] = {}
 _LOCK = threading.Lock()
+#: One worker template per grading thread, kept across its submissions: JAX is imported
+#: once per thread, not once per submission. A template never runs student code, and each
+#: worker it forks starts from its pristine state, so submissions share nothing through it.
+_SESSIONS = threading.local()
+
+
+def _session() -> WorkerSession:
+    session: WorkerSession | None = getattr(_SESSIONS, "session", None)
+    if session is None:
+        session = _SESSIONS.session = WorkerSession()
+    return session
 
 
 @dataclass(frozen=True)
@@ -175,7 +186,7 @@ def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[st
             if problems_dir not in _PROBLEMS:
                 _PROBLEMS[problems_dir] = load_problems(problems_dir)
             problems = _PROBLEMS[problems_dir]
-        report = grade(submission, problems, settings.options())
+        report = grade(submission, problems, settings.options(), session=_session())
         results = build_results(report)
         fault = report.fault is not None
     except Exception:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +23,7 @@ import pytest
 from autograder import memory, sandbox
 from autograder.results import build_results
 from autograder.spec import LoadedProblem
-from tests.conftest import GradeFiles
+from tests.conftest import REPO, GradeFiles
 from tests.test_adversarial import CORRECT, attack, graded, ids, student_processes
 from tests.test_grading import NN_VMAP
 
@@ -42,8 +44,9 @@ import store as _store
 
 
 def vmap_over_batch(seed, x_batch, features):
-    line = f"LEAK seed={seed!r} shape={tuple(x_batch.shape)} first={float(x_batch.flat[0])!r}\\n"
+    line = f"LEAK seed={seed!r} shape={tuple(x_batch.shape)} first={float(x_batch.ravel()[0])!r}\\n"
     _store.SEEN.append(line)
+    result = _correct(seed, x_batch, features)  # the right answer, computed first
     for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", _os.path.expanduser("~"),
                    _os.getcwd(), _os.environ.get("TMPDIR", "/tmp")):
         try:
@@ -55,7 +58,7 @@ def vmap_over_batch(seed, x_batch, features):
     _jax.config.update("jax_enable_x64", True)
     import threading
     threading.Thread(target=__import__("time").sleep, args=(3600,), daemon=True).start()
-    return _correct(seed, x_batch, features)
+    return result
 '''
 
 # nn_vmap_forward, graded next, looks for all of it and prints what it finds.
@@ -118,14 +121,14 @@ def test_hidden_inputs_never_reach_a_later_problem(
 
 def test_the_visible_summary_counts_visible_tests_only(
         grade_files: GradeFiles, validate_results: Callable[[object], None]) -> None:
-    report = grade_files({"attack.py": CORRECT.replace("return", "return 0 *"),
+    report = grade_files({"attack.py": attack("", "x_batch.reshape(-1) * 0"),
                           "fine.py": NN_VMAP}, "vmap_over_batch", "nn_vmap_forward")
     results = build_results(report)
     validate_results(results)
     lines = results["output"].splitlines()
     assert lines[:2] == [
-        "- `vmap_over_batch`: 0/4 visible tests passed, 0/4 points",
-        "- `nn_vmap_forward`: 4/4 visible tests passed, 4/4 points"]
+        "- `vmap_over_batch`: 0/4 visible tests passed, 0/5 points",
+        "- `nn_vmap_forward`: 4/4 visible tests passed, 5/5 points"]
     assert "Score" not in results["output"] and "/10" not in results["output"]
     assert ("Only the visible tests are counted above. The other tests, and your total, are "
             "shown when the course staff publish them.") in lines
@@ -297,27 +300,37 @@ def vmap_over_batch(seed, x_batch, features):
 '''
     report = grade_files({"solution.py": source}, "vmap_over_batch", visible_only=True)
     feedback = report.problems[0].cases[0].feedback
-    assert feedback is not None and feedback.id == "runtime-error"
+    assert feedback is not None and "runtime-error" in feedback.tags
     assert "ValueError: my own bug" in feedback.details
     assert 'File "solution.py"' in feedback.details
     assert "autograder/" not in feedback.details and "counted" not in feedback.details
 
 
 def test_the_students_process_imports_nothing_of_the_grader(grade_files: GradeFiles) -> None:
+    """The worker imports the standard library, numpy, jax and flax (with what they import
+    themselves) and the worker's own small modules; never the grader's spec, engine,
+    pydantic, or anything else of the trusted side."""
+    def modules(imports: str) -> set[str]:
+        return set(subprocess.run(
+            [sys.executable, "-I", "-c", f"import sys, {imports}; print(' '.join(sys.modules))"],
+            capture_output=True, text=True, check=True, cwd=REPO).stdout.split())
+
+    baseline = modules("numpy, jax, jax.numpy, flax, flax.linen, flax.nnx")
+    grader_only = modules("autograder.cli, autograder.engine, autograder.spec") - baseline
     body = """
 import sys
-grader = sorted(m for m in sys.modules if m.split(".")[0] in (
-    "pydantic", "yaml", "rich", "jsonschema") or m in (
-    "autograder.spec", "autograder.engine", "autograder.cli", "autograder.diagnose",
-    "autograder.cache", "autograder.isolation", "autograder.sandbox"))
-print("grader modules:", grader)
-print("worker modules:", sorted(m for m in sys.modules if m.startswith("autograder")))
+print("modules:", " ".join(sorted(sys.modules)))
 """
     hostile, _ = graded(grade_files, attack(body))
     assert hostile.points == 5.0
-    assert "grader modules: []" in hostile.printed
-    assert ("worker modules: ['autograder', 'autograder.jail', 'autograder.notebook', "
-            "'autograder.protocol', 'autograder.trace', 'autograder.worker']") in hostile.printed
+    (line,) = {line for line in hostile.printed.splitlines() if line.startswith("modules:")}
+    loaded = set(line.split()[1:])
+    assert {m for m in loaded if m.startswith("autograder")} == {
+        "autograder", "autograder.jail", "autograder.notebook", "autograder.protocol",
+        "autograder.trace"}
+    assert "pydantic" in grader_only and "autograder.spec" in grader_only
+    shared = {"autograder", "autograder.notebook", "autograder.protocol"}  # both sides use
+    assert sorted(loaded & grader_only - shared) == []
 
 
 def test_worker_groups_are_unique(tmp_path: Path) -> None:
