@@ -150,7 +150,7 @@ def runtime_error(function: str, error: dict[str, Any]) -> Feedback:
             _code(error.get("traceback", "")))
     message = error.get("message", "").strip().splitlines()
     first = message[0].rstrip(":") if message else ""
-    if exc_type == "NotImplementedError":
+    if exc_type == "NotImplementedError" and error.get("raised_by_student", True):
         return Feedback(
             "not-implemented",
             f"Your `{function}` raised `NotImplementedError`"

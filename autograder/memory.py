@@ -77,7 +77,7 @@ def _own_cgroup(version: int, proc_cgroup: str) -> str:
     return "/"
 
 
-def container(root: Path = CGROUP_ROOT) -> Container:
+def container(root: Path = CGROUP_ROOT, proc_cgroup: str | None = None) -> Container:
     """The memory limit that applies to this process: the tightest limit between its own
     cgroup and the hierarchy's root. In Docker the container's cgroup *is* the root of
     what it sees, and ``/proc/self/cgroup`` names a host path that does not exist here, so
@@ -88,10 +88,12 @@ def container(root: Path = CGROUP_ROOT) -> Container:
         version, base, name = 1, root / "memory", "memory.limit_in_bytes"
     else:
         return Container(None, None, None)
-    try:
-        own = _own_cgroup(version, Path("/proc/self/cgroup").read_text())
-    except OSError:
-        own = "/"
+    if proc_cgroup is None:
+        try:
+            proc_cgroup = Path("/proc/self/cgroup").read_text()
+        except OSError:
+            proc_cgroup = ""
+    own = _own_cgroup(version, proc_cgroup)
     folders = [base / own.strip("/")] if own.strip("/") else []
     folders += [f for f in folders[0].parents if base in (f, *f.parents)] if folders else []
     folders = [f for f in folders if f.is_dir()] + [base]
@@ -127,6 +129,16 @@ def unreclaimable_of(pid: int) -> int:
     if b"Pss_Anon" in fields:
         return fields[b"Pss_Anon"] + fields.get(b"Pss_Shmem", 0)
     return fields.get(b"Pss", 0) - fields.get(b"Pss_File", 0)  # kernels before 5.10
+
+
+def proportional(pids: Iterable[int]) -> int:
+    """The proportional set size (PSS) of ``pids``: every page they map, file pages too,
+    each shared page split between its users (what ``make bench`` reports beside)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            total += _rollup(pid).get(b"Pss", 0)
+    return total
 
 
 def unreclaimable(pids: Iterable[int]) -> int:

@@ -168,6 +168,7 @@ _ERROR_KEYS: dict[str, tuple[type, ...]] = {
     "kind": (str,), "exc_type": (str,), "message": (str,), "traceback": (str,),
     "filename": (str,), "lineno": (int, type(None)), "text": (str,), "found": (str,),
     "signature": (str,), "seconds": _NUMBER, "names": (list,), "cell_errors": (list,),
+    "raised_by_student": (bool,),
 }
 _EVENT_KEYS: dict[str, tuple[type, ...]] = {
     "lift": (str,), "where": (str, type(None)), "wraps": (str, type(None)),

@@ -102,11 +102,18 @@ def _printing_into(buffer: _Printed) -> Any:
         yield buffer
 
 
+def _raised_by_student(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is in the submission's own files (not in
+    jax, flax or numpy, whose errors a student caused but did not write)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and any(frames[-1].filename.startswith(p) for p in _SHORTEN)
+
+
 def _error(kind: str, exc: BaseException | None = None, **extra: Any) -> dict[str, Any]:
     error: dict[str, Any] = {"kind": kind, **extra}
     if exc is not None:
         error.update(exc_type=type(exc).__name__, message=str(exc)[:2000],
-                     traceback=_format_exception(exc))
+                     traceback=_format_exception(exc), raised_by_student=_raised_by_student(exc))
         if isinstance(exc, SyntaxError):
             error.update(filename=Path(exc.filename or "?").name, lineno=exc.lineno,
                          text=(exc.text or "").rstrip(), message=exc.msg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ import pytest
 from autograder import memory, sandbox
 from autograder.results import build_results
 from autograder.spec import LoadedProblem
-from tests.conftest import REPO, GradeFiles
+from tests.conftest import EXAMPLES, PROBLEMS, REPO, GradeFiles
 from tests.test_adversarial import CORRECT, attack, graded, ids, student_processes
 from tests.test_grading import NN_VMAP
 
@@ -306,6 +307,19 @@ def vmap_over_batch(seed, x_batch, features):
     assert "autograder/" not in feedback.details and "counted" not in feedback.details
 
 
+def test_a_librarys_not_implemented_error_is_not_called_the_starter_stub(
+        grade_files: GradeFiles) -> None:
+    source = CORRECT.replace("def vmap_over_batch(seed, x_batch, features):",
+                             "def vmap_over_batch(seed, x_batch, features):\n"
+                             "    first = x_batch.flat[0]  # numpy style, not in JAX")
+    report = grade_files({"solution.py": source}, "vmap_over_batch", visible_only=True)
+    feedback = report.problems[0].cases[0].feedback
+    assert feedback is not None and feedback.id == "runtime-error"
+    assert feedback.summary == (
+        "Your `vmap_over_batch` raised `NotImplementedError`: JAX Arrays do not implement the "
+        "arr.flat property: consider arr.flatten() instead.")
+
+
 def test_the_students_process_imports_nothing_of_the_grader(grade_files: GradeFiles) -> None:
     """The worker imports the standard library, numpy, jax and flax (with what they import
     themselves) and the worker's own small modules; never the grader's spec, engine,
@@ -356,3 +370,38 @@ def test_worker_groups_are_unique(tmp_path: Path) -> None:
     groups.release(taken[0])
     assert not (groups._folder / str(taken[0])).exists()
 
+
+
+def test_the_alarm_keeps_the_problems_graded_before_it(
+        tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        validate_results: Callable[[object], None]) -> None:
+    """The overall alarm (``SIGALRM``, the backstop for a hang on the trusted side) rings
+    after the first problem: the results keep that problem, plus the fault for staff."""
+    from autograder import cli, engine
+
+    def grade_then_alarm(submission: Path, problems: list[LoadedProblem],
+                         options: engine.GradeOptions,
+                         graded: list[engine.ProblemResult]) -> engine.Report:
+        engine.grade(submission, problems[:1], options, graded=graded)
+        cli._out_of_time(signal.SIGALRM, None)  # as if the alarm rang now
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(cli, "grade", grade_then_alarm)
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "solution.py").write_text(
+        (EXAMPLES / "correct" / "solution.py").read_text())
+    status = cli.main(["gradescope", "--root", str(root), "--problems", str(PROBLEMS),
+                       "--cache", str(cache_dir)], env={})
+    assert status == cli.ExitStatus.SUCCESS
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate_results(results)
+    first = sorted(p.name for p in PROBLEMS.iterdir() if (p / "problem.yaml").exists())[0]
+    function = first  # every shipped problem's folder is named after its function
+    kept = [t for t in results["tests"] if f"problem:{function}" in t.get("tags", [])]
+    assert len(kept) == 9 and all(t["score"] == t["max_score"] for t in kept)
+    assert results["score"] == 10
+    names = [t["name"] for t in results["tests"]]
+    assert "The autograder failed: please contact the course staff" in names
+    (trace,) = [t for t in results["tests"] if t["name"] == "Autograder traceback (staff only)"]
+    assert "ran past its overall time budget" in trace["output"]

@@ -40,10 +40,17 @@ def test_results_follow_the_schema_and_tag_every_test(
     validate_results(results)
     assert results["score"] == 7.0  # 8 cases of 1 point (the structure test is not built here)
     assert results["execution_time"] == 1.5
-    assert results["output"].splitlines()[0] == "Score: 7 / 8"
+    # Hidden tests fail here: the visible output counts the visible ones alone, no total.
+    assert results["output"].splitlines()[:3] == [
+        "- `vmap_over_batch`: 3/3 visible tests passed, 3/3 points", "",
+        "Only the visible tests are counted above. The other tests, and your total, are shown "
+        "when the course staff publish them."]
+    assert "7" not in results["output"].split("Graded with")[0]
     assert ("Graded with python 3.11.7, jax 0.10.2, jaxlib 0.10.2, flax 0.12.8, numpy 2.4.6 "
             "on the cpu backend.") in results["output"]
-    tests = results["tests"]
+    tests, staff = results["tests"][:-1], results["tests"][-1]
+    assert staff["visibility"] == "hidden" and staff["output"].splitlines() == [
+        "Score: 7 / 8", "", "- `vmap_over_batch`: 7/8 tests passed, 7/8 points"]
     assert [t["status"] for t in tests] == ["passed"] * 3 + ["failed"] + ["passed"] * 4
     assert tests[3]["tags"] == ["problem:vmap_over_batch", "pitfall:wrong-shape"]
     assert tests[0]["tags"] == ["problem:vmap_over_batch"]
