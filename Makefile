@@ -23,9 +23,13 @@ lint: install
 	$(BIN)/ruff check autograder tests problems examples tools
 	$(BIN)/mypy
 
+# validate and the tests share one expected-output and compilation cache (fingerprinted, so
+# reusing it is safe): the references run and compile once for the whole of `make test`.
+TEST_CACHE := $(CURDIR)/.cache/test/expected
+
 test: lint
-	$(BIN)/python -m autograder validate problems
-	$(BIN)/pytest
+	AUTOGRADER_CACHE=$(TEST_CACHE) $(BIN)/python -m autograder validate problems
+	AUTOGRADER_CACHE=$(TEST_CACHE) $(BIN)/pytest
 
 demo: install
 	@mkdir -p demo-results

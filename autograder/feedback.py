@@ -149,7 +149,7 @@ def runtime_error(function: str, error: dict[str, Any]) -> Feedback:
             f"code needs in your submission (and remove `pip install` or download calls).",
             _code(error.get("traceback", "")))
     message = error.get("message", "").strip().splitlines()
-    first = message[0].rstrip(":") if message else ""
+    first = message[0].rstrip(":.") if message else ""
     if exc_type == "NotImplementedError" and error.get("raised_by_student", True):
         return Feedback(
             "not-implemented",

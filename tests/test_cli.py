@@ -32,9 +32,12 @@ def test_grade_writes_valid_results_with_problem_and_pitfall_tags(
     validate_results(results)
     # Every case fails; the composed-lifts structure test passes (its lifts are right).
     assert results["score"] == 2
-    assert len(results["tests"]) == 6 * (8 + 1)
-    assert {t["visibility"] for t in results["tests"]} == {"visible", "hidden"}
-    for test in results["tests"]:
+    *tests, staff = results["tests"]  # the cases and structure tests, then staff's summary
+    assert len(tests) == 6 * (8 + 1)
+    assert staff["name"] == "Summary with hidden tests (staff only)"
+    assert staff["output"].startswith("Score: 2 / 60\n")
+    assert {t["visibility"] for t in tests} == {"visible", "hidden"}
+    for test in tests:
         problem_tags = [t for t in test["tags"] if t.startswith("problem:")]
         assert problem_tags == [f"problem:{test['name'].split(':')[0]}"]
         structure = test["name"].endswith("the lifted transforms")
@@ -45,7 +48,7 @@ def test_grade_writes_valid_results_with_problem_and_pitfall_tags(
             assert test["status"] == "failed"
             assert any(t.startswith("pitfall:") for t in test["tags"])
     pitfalls = {t["name"].split(":")[0]: {tag for tag in t["tags"] if tag.startswith("pitfall")}
-                for t in results["tests"] if t["name"].split(": ", 1)[1].startswith("case 1 (")}
+                for t in tests if t["name"].split(": ", 1)[1].startswith("case 1 (")}
     assert pitfalls == {"composed_lifts_forward": {"pitfall:wrong-type"},
                         "nn_vmap_forward": {"pitfall:per-example-params", "pitfall:wrong-values"},
                         "scan_over_layers": {"pitfall:identical-layers", "pitfall:wrong-values"},

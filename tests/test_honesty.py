@@ -234,11 +234,15 @@ def test_a_helper_python_cannot_parse_fails_the_file_that_imports_it(
     assert feedback is not None and "`MemoryError`" in feedback.summary
 
 
-def test_an_oversized_notebook_is_reported_not_imported(grade_files: GradeFiles) -> None:
+def _notebook(source: str) -> str:
+    """A notebook of one code cell, as Jupyter saves it."""
     cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-            "source": CORRECT + "\n" + "# padding\n" * 700_000}
-    notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
-                           "nbformat_minor": 5})
+            "source": source.splitlines(True)}
+    return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_an_oversized_notebook_is_reported_not_imported(grade_files: GradeFiles) -> None:
+    notebook = _notebook(CORRECT + "\n" + "# padding\n" * 700_000)
     assert len(notebook) > 6 * MB
     report = grade_files({"big.ipynb": notebook, "linen.py": NN_VMAP}, "vmap_over_batch",
                          "nn_vmap_forward", visible_only=True)
@@ -257,10 +261,7 @@ def test_a_notebook_with_one_huge_cell_is_graded(grade_files: GradeFiles) -> Non
     # Cleaning a cell used to re-tokenize everything before each line: 12,000 lines took
     # minutes. Cleaning is one pass now, and the notebook grades as any other.
     source = CORRECT + "\n" + "".join(f"_unused_{i} = [{i},\n    {i}]\n" for i in range(6000))
-    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-            "source": source.splitlines(True)}
-    notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
-                           "nbformat_minor": 5})
+    notebook = _notebook(source)
     assert source.count("\n") > 12_000
     start = time.monotonic()
     report = grade_files({"solution.ipynb": notebook}, "vmap_over_batch", visible_only=True)

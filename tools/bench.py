@@ -127,6 +127,20 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _starts(what: str, spec: WorkerSpec, template: Template | None, count: int) -> None:
+    """Start ``count`` workers one after the other; print the median wall and CPU time."""
+    walls, cpus = [], []
+    for _ in range(count):
+        start = time.monotonic()
+        with WorkerProcess(spec, template) as worker:
+            worker.start()
+            walls.append(time.monotonic() - start)
+            assert worker.pid is not None
+            cpus.append(_cpu_seconds(worker.pid))
+    print(f"{what} {statistics.median(walls) * 1000:5.0f} ms wall, "
+          f"{statistics.median(cpus) * 1000:4.0f} ms CPU (median of {count})")
+
+
 def worker_start(env: dict[str, str], count: int = 10) -> None:
     """What one worker costs to start: forked from a template, and as a new interpreter."""
     scratch = Path(tempfile.mkdtemp(prefix="bench-worker-"))
@@ -141,26 +155,8 @@ def worker_start(env: dict[str, str], count: int = 10) -> None:
               f"{_cpu_seconds(template.pid):5.2f} s CPU, "
               f"{memory.anonymous_of(template.pid) / 2**20:4.0f} MB anonymous, "
               f"{template.threads} thread(s) when it forks")
-        walls, cpus = [], []
-        for _ in range(count):
-            start = time.monotonic()
-            with WorkerProcess(spec, template) as worker:
-                worker.start()
-                walls.append(time.monotonic() - start)
-                assert worker.pid is not None
-                cpus.append(_cpu_seconds(worker.pid))
-        print(f"worker forked from the template:  {statistics.median(walls) * 1000:5.0f} ms "
-              f"wall, {statistics.median(cpus) * 1000:4.0f} ms CPU (median of {count})")
-    walls, cpus = [], []
-    for _ in range(3):
-        start = time.monotonic()
-        with WorkerProcess(spec) as worker:
-            worker.start()
-            walls.append(time.monotonic() - start)
-            assert worker.pid is not None
-            cpus.append(_cpu_seconds(worker.pid))
-    print(f"worker as a new interpreter:      {statistics.median(walls) * 1000:5.0f} ms "
-          f"wall, {statistics.median(cpus) * 1000:4.0f} ms CPU (median of 3)")
+        _starts("worker forked from the template: ", spec, template, count)
+    _starts("worker as a new interpreter:     ", spec, None, 3)
     shutil.rmtree(scratch, ignore_errors=True)
 
 
