@@ -367,10 +367,12 @@ class _Capture:
         return text
 
 
-#: How often the watchdog samples a worker's processes, and (every FILES_EVERY samples) the
-#: files and shared memory it made outside them.
+#: How often the watchdog samples a worker's memory, and (every SCAN_EVERY samples) looks
+#: again for the worker's processes (a scan of the whole process table) and for the files
+#: and shared memory it made outside them. Between scans only the processes already found
+#: are read, so the watchdog costs the grader little CPU.
 SAMPLE_SECONDS = 0.03
-FILES_EVERY = 8
+SCAN_EVERY = 8
 
 
 class WorkerProcess:
@@ -387,8 +389,6 @@ class WorkerProcess:
         self._dead: Failure | None = None
         #: Set when the worker was killed for using more memory than its limit.
         self.memory_exceeded = False
-        #: The most memory the watchdog saw the worker hold (bytes).
-        self.peak_memory = 0
         self._watching = threading.Event()
         self._mark = 0  # where in the captured output the current request began
         self._requests = 0
@@ -568,29 +568,34 @@ class WorkerProcess:
         uid = self.spec.user.uid if self.spec.user is not None else None
         return held + memory.files_of_group(self.gid, tops, uid)
 
-    def memory(self, outside: int = 0) -> int:
-        """What the worker holds that the kernel cannot reclaim: its processes' share of
-        anonymous and shared memory, plus ``outside`` (files, segments). Pages a forked
-        worker still shares with its template are the template's: the template's share of
-        them is added back and its idle baseline taken off, so only what the worker made
-        counts."""
-        held = memory.unreclaimable(self._processes()) + outside
+    def memory(self, outside: int = 0, processes: list[int] | None = None) -> int:
+        """What the worker holds that the kernel cannot reclaim: its ``processes``' share of
+        anonymous and shared memory (all of them, found afresh, by default), plus
+        ``outside`` (files, segments). Pages a forked worker still shares with its template
+        are the template's: the template's share of them is added back and its idle
+        baseline taken off, so only what the worker made counts."""
+        if processes is None:
+            processes = self._processes()
+        held = memory.unreclaimable(processes) + outside
         if self.template is not None and self.template.pid is not None:
             held += memory.unreclaimable_of(self.template.pid) - self.template.baseline
         return max(0, held)
 
     def _watch_memory(self) -> None:
-        """Sample the worker's memory; kill it over the limit."""
+        """Sample the worker's memory; kill it over the limit. Each sample reads an upper
+        bound in constant time (:func:`memory.resident`); only when that is over the limit
+        is the exact count made, so a worker far below its limit is not slowed down."""
         limit = self.spec.limits.memory if self.spec.limits is not None else None
         process = self._process
-        outside, sample = 0, 0
+        outside, sample, members = 0, 0, []
         while process is not None and process.poll() is None and self._watching.is_set():
-            if sample % FILES_EVERY == 0:
+            if sample % SCAN_EVERY == 0:
+                members = self._processes()
                 outside = self._outside_processes()
             sample += 1
-            held = self.memory(outside)
-            self.peak_memory = max(self.peak_memory, held)
-            if limit is not None and held > limit:
+            # The exact count (smaps_rollup) only when the cheap upper bound is over.
+            if (limit is not None and memory.resident(members) + outside > limit
+                    and self.memory(outside, members) > limit):
                 self.memory_exceeded = True
                 self._kill()
                 return
