@@ -225,8 +225,10 @@ class Template:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
+        """Start the template (again, if it died: a grading goes on with a new one)."""
         if self.running:
             return
+        self._close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open while it runs
         try:
@@ -286,17 +288,21 @@ class Template:
 
     def stop(self) -> None:
         with self._lock:
-            if self._control is not None:
-                self._control.close()
-                self._control = None
-            if self._process is not None:
+            self._close()
+
+    def _close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            if self._process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
-                self._process = None
-            if self._log is not None:
-                self._log.close()
-                self._log = None
+            self._process.wait()
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> Template:
         return self
@@ -407,12 +413,6 @@ class WorkerProcess:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
-
-    @property
-    def healthy(self) -> bool:
-        """Running, and never failed a request."""
-        return (self._process is not None and self._process.poll() is None
-                and self._dead is None and not self.memory_exceeded)
 
     def _prepare(self) -> tuple[Path, dict[str, str]]:
         """The worker's folder and environment: with a scratch base, a fresh folder of its

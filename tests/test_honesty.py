@@ -269,7 +269,22 @@ def test_a_notebook_with_one_huge_cell_is_graded(grade_files: GradeFiles) -> Non
     assert time.monotonic() - start < 120  # minutes before; seconds now (a loose bound)
 
 
-def test_shared_memory_files_count_and_are_removed(grade_files: GradeFiles) -> None:
+def _mount_namespaces_allowed() -> bool:
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("private", [True, False], ids=["private-shm", "shared-shm"])
+def test_shared_memory_files_count_and_are_removed(
+        grade_files: GradeFiles, monkeypatch: pytest.MonkeyPatch, private: bool) -> None:
+    """In a private ``/dev/shm`` (a tmpfs as large as the limit, in the worker's own mount
+    namespace), or, where the kernel refuses one, in the machine's, counted by the worker's
+    group: either way the files count against the worker's memory and do not outlive it."""
+    if private and not _mount_namespaces_allowed():
+        pytest.skip("this kernel refuses mount namespaces")
+    if not private:  # as where the kernel refuses: no private /dev/shm is asked for
+        jail = sandbox.Limits.jail
+        monkeypatch.setattr(sandbox.Limits, "jail", lambda self, user, gid: {
+            **jail(self, user, gid), "shm_size": 0})
     body = """
 import os, time
 for i in range(14):
@@ -283,6 +298,7 @@ for i in range(14):
 time.sleep(2)  # hold it while the watchdog looks
 """
     hostile, sibling = graded(grade_files, attack(body), memory_limit=768 * MB)
+    assert hostile.environment["jail"]["private_shm"] is private
     assert ids(hostile)[:3] == ["memory-limit"] * 3
     assert hostile.points == 0 and sibling.points == 5.0
     assert not list(Path("/dev/shm").glob("hog*"))
