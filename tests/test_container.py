@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import EXAMPLES, PROBLEMS, REPO
 from tests.test_adversarial import attack
+from tests.test_grading import NN_VMAP
 from tools import container
 
 pytestmark = [
@@ -88,6 +89,45 @@ def test_correct_solutions_get_full_marks_every_time(
     print(f"\ncontainer peak memory over {RUNS} gradings of the seeds' solutions: "
           f"{max(peaks):.0f} MB (of 768); runs: {peaks}")
     assert max(peaks) < 768
+
+
+# Correct code in other styles the tests use: aliased imports returning numpy, a function
+# spread over files with a helper module, Linen in a sub-folder.
+STYLES = {
+    "answer.py": """
+import numpy as np
+import flax.nnx as nx
+from helpers import make
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = make(x_batch.shape[-1], int(features), int(seed))
+    forward = nx.vmap(lambda m, x: m(x), in_axes=(None, 0))
+    return np.asarray(forward(model, x_batch)).ravel()
+""",
+    "helpers.py": "from flax import nnx\n\ndef make(d, f, seed):\n"
+                  "    return nnx.Linear(d, f, rngs=nnx.Rngs(seed))\n",
+}
+
+
+def test_other_correct_styles_get_full_marks_every_time(
+        seed_problems: Path, warmed: Path, tmp_path: Path) -> None:
+    source = (EXAMPLES / "correct" / "solution.py").read_text()
+    submission = tmp_path / "styles"
+    (submission / "linen").mkdir(parents=True)
+    for name, text in STYLES.items():
+        (submission / name).write_text(text)
+    (submission / "linen" / "forward.py").write_text(NN_VMAP)
+    (submission / "rest.py").write_text(
+        source.replace("def vmap_over_batch(", "def _unused_batch(")
+        .replace("def nn_vmap_forward(", "def _unused_forward("))
+    for run in range(2):
+        _, results = _grade_in_container(submission, seed_problems, warmed,
+                                         tmp_path / f"results-{run}.json")
+        lost = [t["name"] for t in results["tests"]  # type: ignore[attr-defined]
+                if t["score"] < t["max_score"]]
+        assert lost == [], f"run {run + 1}: {lost}"
+        assert results["score"] == 40
 
 
 def test_a_memory_bomb_costs_only_its_problem(seed_problems: Path, warmed: Path,
