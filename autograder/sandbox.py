@@ -414,6 +414,10 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    @property
+    def _uid(self) -> int | None:
+        return self.spec.user.uid if self.spec.user is not None else None
+
     def _prepare(self) -> tuple[Path, dict[str, str]]:
         """The worker's folder and environment: with a scratch base, a fresh folder of its
         own (home, tmp, and a copy of the submission to work in), owned by the student."""
@@ -556,17 +560,17 @@ class WorkerProcess:
         if self.gid is None or self._process is None:
             return 0
         held = sum(size for _, size in memory.shm_segments_of_group(self.gid))
-        tops = [m for m in memory.memory_mounts() if m in memory.SHARED_SCRATCH]
+        mounts = memory.memory_mounts()
+        tops = [m for m in mounts if m in memory.SHARED_SCRATCH]
         if self.folder is not None and any(str(self.folder).startswith(m + "/")
-                                           for m in memory.memory_mounts()):
+                                           for m in mounts):
             tops.append(str(self.folder))
         if self.info.get("jail", {}).get("private_shm"):
             tops = [t for t in tops if t != "/dev/shm"]
             with contextlib.suppress(OSError):
                 usage = os.statvfs(f"/proc/{self._process.pid}/root/dev/shm")
                 held += (usage.f_blocks - usage.f_bfree) * usage.f_frsize
-        uid = self.spec.user.uid if self.spec.user is not None else None
-        return held + memory.files_of_group(self.gid, tops, uid)
+        return held + memory.files_of_group(self.gid, tops, self._uid)
 
     def memory(self, outside: int = 0, processes: list[int] | None = None) -> int:
         """What the worker holds that the kernel cannot reclaim: its ``processes``' share of
@@ -632,8 +636,7 @@ class WorkerProcess:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
         if self.gid is not None:
-            uid = self.spec.user.uid if self.spec.user is not None else None
-            memory.remove_files_of_group(self.gid, memory.SHARED_SCRATCH, uid)
+            memory.remove_files_of_group(self.gid, memory.SHARED_SCRATCH, self._uid)
             for segment, _ in memory.shm_segments_of_group(self.gid):
                 memory.remove_shm_segment(segment)
             GROUPS.release(self.gid)
