@@ -12,28 +12,28 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autograder.engine import GradeOptions, Report, grade
     from autograder.errors import GraderError, SpecError, SubmissionError, WorkerError
-    from autograder.results import build_results, failure_results, write_results
-    from autograder.spec import LoadedProblem, Problem, load_problem, load_problems
+    from autograder.gradescope.results import build_results, failure_results, write_results
+    from autograder.grading.engine import GradeOptions, Report, grade
+    from autograder.spec.model import LoadedProblem, Problem, load_problem, load_problems
 
 __version__ = "0.1.0"
 
 _WHERE = {
-    "GradeOptions": "autograder.engine",
-    "Report": "autograder.engine",
-    "grade": "autograder.engine",
+    "GradeOptions": "autograder.grading.engine",
+    "Report": "autograder.grading.engine",
+    "grade": "autograder.grading.engine",
     "GraderError": "autograder.errors",
     "SpecError": "autograder.errors",
     "SubmissionError": "autograder.errors",
     "WorkerError": "autograder.errors",
-    "build_results": "autograder.results",
-    "failure_results": "autograder.results",
-    "write_results": "autograder.results",
-    "LoadedProblem": "autograder.spec",
-    "Problem": "autograder.spec",
-    "load_problem": "autograder.spec",
-    "load_problems": "autograder.spec",
+    "build_results": "autograder.gradescope.results",
+    "failure_results": "autograder.gradescope.results",
+    "write_results": "autograder.gradescope.results",
+    "LoadedProblem": "autograder.spec.model",
+    "Problem": "autograder.spec.model",
+    "load_problem": "autograder.spec.model",
+    "load_problems": "autograder.spec.model",
 }
 
 __all__ = [

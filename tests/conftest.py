@@ -16,10 +16,10 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from autograder.cli import ExitStatus, main
-from autograder.engine import GradeOptions, ProblemResult, Report, grade
-from autograder.isolation import open_runtime
-from autograder.spec import LoadedProblem, load_problem, load_problems
+from autograder.cli.main import ExitStatus, main
+from autograder.grading.engine import GradeOptions, ProblemResult, Report, grade
+from autograder.sandbox.isolation import open_runtime
+from autograder.spec.model import LoadedProblem, load_problem, load_problems
 
 REPO = Path(__file__).resolve().parent.parent
 PROBLEMS = REPO / "problems"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import isolation
-from autograder.cli import ExitStatus, main
-from autograder.engine import ProblemResult, Report
-from autograder.results import build_results
-from autograder.spec import LoadedProblem, load_problem
+from autograder.cli.main import ExitStatus, main
+from autograder.gradescope.results import build_results
+from autograder.grading.engine import ProblemResult, Report
+from autograder.sandbox import isolation
+from autograder.spec.model import LoadedProblem, load_problem
 from tests.conftest import PROBLEMS, REPO, GradeFiles, write_files
 from tests.test_grading import BATCH, NN_VMAP
 
@@ -327,7 +327,7 @@ print("connect", result, ctypes.get_errno())
 
 def test_the_graders_code_and_run_autograder_cannot_be_changed(
         grade_files: GradeFiles) -> None:
-    import autograder.engine
+    import autograder.grading.engine
 
     targets = [Path(autograder.engine.__file__), REPO / "run_autograder", REPO / "setup.sh"]
     before = [hashlib.sha256(p.read_bytes()).hexdigest() for p in targets]

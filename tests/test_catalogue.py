@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from autograder.engine import ProblemResult
-from autograder.spec import LoadedProblem
+from autograder.grading.engine import ProblemResult
+from autograder.spec.model import LoadedProblem
 from tests.conftest import GradeFiles, only
 from tests.test_grading import BATCH as BATCH_TEMPLATE
 
@@ -278,7 +278,7 @@ def test_an_unknown_mistake_says_so_and_shows_the_numbers(grade_files: GradeFile
 
 def test_results_json_carries_every_named_pitfall_as_a_tag(
         grade_files: GradeFiles) -> None:
-    from autograder.results import build_results
+    from autograder.gradescope.results import build_results
 
     source = mutate("vmap_over_batch", ("in_axes=(None, 0)", "in_axes=(0, None)"))
     report = grade_files({"solution.py": source}, "vmap_over_batch", visible_only=True)

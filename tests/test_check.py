@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from autograder.check import snapshot, watch
-from autograder.cli import ExitStatus
-from autograder.kit import version_warning
-from autograder.spec import LoadedProblem
-from autograder.statement import signature, starter, statement
+from autograder.cli.main import ExitStatus
+from autograder.spec.model import LoadedProblem
+from autograder.student.kit import version_warning
+from autograder.student.precheck import snapshot, watch
+from autograder.student.statement import signature, starter, statement
 from tests.conftest import EXAMPLES, run_check, write_files
 
 # -- statements and starters ---------------------------------------------------------------

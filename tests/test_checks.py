@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from autograder.checks import ChecksError, collect
-from autograder.engine import GradeOptions, grade
 from autograder.errors import SpecError
-from autograder.results import build_results
-from autograder.spec import LoadedProblem, load_problem
+from autograder.gradescope.results import build_results
+from autograder.grading.engine import GradeOptions, grade
+from autograder.spec.model import LoadedProblem, load_problem
 from tests.conftest import EXAMPLES
 
 CHECKS = '''

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from autograder.cli import ExitStatus, main
+from autograder.cli.main import ExitStatus, main
 from tests.conftest import EXAMPLES, PROBLEMS, REPO, write_files
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.compare import WORST_ROWS, Mismatch, compare
-from autograder.spec import Tolerance
+from autograder.grading.compare import WORST_ROWS, Mismatch, compare
+from autograder.spec.model import Tolerance
 
 TOL = Tolerance()  # rtol=1e-5, atol=1e-6
 EXPECTED = np.arange(6, dtype=np.float32).reshape(2, 3)  # [[0, 1, 2], [3, 4, 5]]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.constraints import Constraint, ConstraintSyntaxError
+from autograder.spec.constraints import Constraint, ConstraintSyntaxError
 
 NAMES = ("x", "n", "m")
 HINT = "(use comparisons, arithmetic, .shape/.ndim/.size/.dtype, len, int, abs)"

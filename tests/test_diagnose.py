@@ -1,7 +1,7 @@
 """Naming the mistake: trace matching, output signatures, the Diagnoser and the structure test.
 
 Pure Python: no worker, no JAX. Trace events are built exactly as the worker records them
-(``autograder.trace``: plain data, defaults filled in, ``calls`` on lifts that return a
+(``autograder.worker.trace``: plain data, defaults filled in, ``calls`` on lifts that return a
 function); the oracle that gives the outputs of known-wrong variants is a plain callable
 that counts its calls.
 """
@@ -15,10 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder import feedback
-from autograder.compare import compare
-from autograder.constraints import Constraint
-from autograder.diagnose import (
+from autograder.grading import feedback
+from autograder.grading.compare import compare
+from autograder.grading.diagnose import (
     CaseRun,
     Diagnoser,
     Event,
@@ -31,10 +30,11 @@ from autograder.diagnose import (
     output_signature,
     trace_holds,
 )
-from autograder.feedback import Feedback
-from autograder.inputs import case_arguments
-from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
-from autograder.trace import plain
+from autograder.grading.feedback import Feedback
+from autograder.spec.constraints import Constraint
+from autograder.spec.inputs import case_arguments
+from autograder.spec.model import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
+from autograder.worker.trace import plain
 from tests.conftest import PROBLEMS
 
 RTOL, ATOL = 1e-5, 1e-6

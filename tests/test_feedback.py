@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograder import feedback
+from autograder.grading import feedback
 
 
 def test_no_python_files() -> None:

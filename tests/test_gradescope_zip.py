@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.package import build_zip
+from autograder.gradescope.package import build_zip
 from tests.conftest import EXAMPLES, REPO, write_files
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine import GradeOptions, ProblemResult, grade
-from autograder.spec import LoadedProblem, load_problem
+from autograder.grading.engine import GradeOptions, ProblemResult, grade
+from autograder.spec.model import LoadedProblem, load_problem
 from tests.conftest import EXAMPLES, GradeFiles, only
 
 pytestmark = pytest.mark.worker
@@ -269,7 +269,7 @@ def test_os_exit_at_import_is_reported_as_a_crash(grade_files: GradeFiles) -> No
 
 
 def test_what_a_hidden_case_prints_stays_in_its_hidden_test(grade_files: GradeFiles) -> None:
-    from autograder.results import build_results
+    from autograder.gradescope.results import build_results
 
     source = ("print('importing')\n\ndef vmap_over_batch(seed, x_batch, features):\n"
               "    print('shape seen:', tuple(x_batch.shape))\n    raise ValueError('nope')\n")
@@ -293,8 +293,8 @@ def test_a_tampered_or_stale_cache_is_recomputed_never_trusted(
 
     import numpy as np
 
-    from autograder.cache import ExpectedCache, fingerprint
-    from autograder.sandbox import worker_environment
+    from autograder.grading.cache import ExpectedCache, fingerprint
+    from autograder.sandbox.process import worker_environment
 
     problem = problems["vmap_over_batch"]
     cache_dir = tmp_path / "expected"

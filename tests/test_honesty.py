@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import memory, sandbox
-from autograder.results import build_results
-from autograder.spec import LoadedProblem
+from autograder.gradescope.results import build_results
+from autograder.sandbox import memory
+from autograder.sandbox import process as sandbox
+from autograder.spec.model import LoadedProblem
 from tests.conftest import EXAMPLES, PROBLEMS, REPO, GradeFiles
 from tests.test_adversarial import CORRECT, attack, graded, ids, student_processes
 from tests.test_grading import NN_VMAP
@@ -347,7 +348,7 @@ def test_the_students_process_imports_nothing_of_the_grader(grade_files: GradeFi
             capture_output=True, text=True, check=True, cwd=REPO).stdout.split())
 
     baseline = modules("numpy, jax, jax.numpy, flax, flax.linen, flax.nnx")
-    grader_only = modules("autograder.cli, autograder.engine, autograder.spec") - baseline
+    grader_only = modules("autograder.cli.main, autograder.grading.engine, autograder.spec.model") - baseline
     body = """
 import sys
 print("modules:", " ".join(sorted(sys.modules)))
@@ -357,10 +358,10 @@ print("modules:", " ".join(sorted(sys.modules)))
     (line,) = {line for line in hostile.printed.splitlines() if line.startswith("modules:")}
     loaded = set(line.split()[1:])
     assert {m for m in loaded if m.startswith("autograder")} == {
-        "autograder", "autograder.jail", "autograder.notebook", "autograder.protocol",
-        "autograder.trace"}
-    assert "pydantic" in grader_only and "autograder.spec" in grader_only
-    shared = {"autograder", "autograder.notebook", "autograder.protocol"}  # both sides use
+        "autograder", "autograder.worker.jail", "autograder.worker.notebook", "autograder.protocol.wire",
+        "autograder.worker.trace"}
+    assert "pydantic" in grader_only and "autograder.spec.model" in grader_only
+    shared = {"autograder", "autograder.worker.notebook", "autograder.protocol.wire"}  # both sides use
     assert sorted(loaded & grader_only - shared) == []
 
 
@@ -394,7 +395,8 @@ def test_the_alarm_keeps_the_problems_graded_before_it(
         validate_results: Callable[[object], None]) -> None:
     """The overall alarm (``SIGALRM``, the backstop for a hang on the trusted side) rings
     after the first problem: the results keep that problem, plus the fault for staff."""
-    from autograder import cli, engine
+    from autograder.cli import main as cli
+    from autograder.grading import engine
 
     def grade_then_alarm(submission: Path, problems: list[LoadedProblem],
                          options: engine.GradeOptions,

@@ -8,14 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.inputs import (
+from autograder.spec.inputs import (
     case_arguments,
     describe_call,
     describe_value,
     make_array,
     materialize,
 )
-from autograder.spec import ArrayInput, Parameter, load_problem
+from autograder.spec.model import ArrayInput, Parameter, load_problem
 
 PROBLEMS = Path(__file__).resolve().parents[1] / "problems"
 

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from autograder.cache import ExpectedCache
-from autograder.cli import ExitStatus, main
-from autograder.engine import References
-from autograder.inputs import case_arguments
-from autograder.kit import KitReferences, load_kit
-from autograder.sandbox import WorkerSpec, worker_environment
-from autograder.spec import LoadedProblem
+from autograder.cli.main import ExitStatus, main
+from autograder.grading.cache import ExpectedCache
+from autograder.grading.engine import References
+from autograder.sandbox.process import WorkerSpec, worker_environment
+from autograder.spec.inputs import case_arguments
+from autograder.spec.model import LoadedProblem
+from autograder.student.kit import KitReferences, load_kit
 from tests.conftest import EXAMPLES, PROBLEMS, run_check
 
 TOP = "flax-lift-kit"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import memory
+from autograder.sandbox import memory
 
 MB = 2**20
 

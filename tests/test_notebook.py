@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from autograder.notebook import Cell, NotebookError, clean_cell, read_cells
+from autograder.worker.notebook import Cell, NotebookError, clean_cell, read_cells
 
 # -- clean_cell: IPython syntax is commented out --------------------------------------------
 

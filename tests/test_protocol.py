@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.protocol import (
+from autograder.protocol.wire import (
     LineReader,
     ProtocolError,
     ReplyTimeout,

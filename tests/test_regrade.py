@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from autograder.cli import ExitStatus, main
-from autograder.engine import GradeOptions, grade
-from autograder.regrade import ExportError, done, problems_digest, read_export
-from autograder.results import build_results
-from autograder.spec import load_problems
+from autograder.cli.main import ExitStatus, main
+from autograder.gradescope.results import build_results
+from autograder.grading.engine import GradeOptions, grade
+from autograder.spec.model import load_problems
+from autograder.staff.regrade import ExportError, done, problems_digest, read_export
 from tests.conftest import EXAMPLES, PROBLEMS, REPO
 
 HANG = "def vmap_over_batch(seed, x_batch, features):\n    while True:\n        pass\n"

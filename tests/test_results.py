@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine import CaseResult, ProblemResult, Report
-from autograder.feedback import Feedback
-from autograder.results import (
+from autograder.gradescope.results import (
     MAX_OUTPUT,
     STAFF_MESSAGE,
     build_results,
     failure_results,
     write_results,
 )
-from autograder.spec import LoadedProblem
+from autograder.grading.engine import CaseResult, ProblemResult, Report
+from autograder.grading.feedback import Feedback
+from autograder.spec.model import LoadedProblem
 
 ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8",
                     "numpy": "2.4.6"}, "backend": "cpu"}

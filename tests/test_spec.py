@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from autograder.errors import GraderError, SpecError, SpecIssue
-from autograder.spec import (
+from autograder.spec.model import (
     ArrayInput,
     LoadedProblem,
     Tolerance,

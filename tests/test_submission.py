@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from autograder.errors import GraderError, SubmissionError
-from autograder.submission import (
+from autograder.grading.submission import (
     MAX_FILE_BYTES,
     SourceFile,
     Submission,

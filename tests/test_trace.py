@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.trace import Tracer, plain
+from autograder.worker.trace import Tracer, plain
 from tests.conftest import REPO
 
 # -- plain() ---------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ INSTALL_SCRIPT = textwrap.dedent("""
     import flax.nnx
     import jax
 
-    from autograder import trace
+    from autograder.worker import trace
 
     def lifts():
         return {

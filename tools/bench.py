@@ -27,9 +27,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import memory
-from autograder.sandbox import Template, WorkerProcess, WorkerSpec, worker_environment
-from autograder.spec import load_problems
+from autograder.sandbox import memory
+from autograder.sandbox.process import Template, WorkerProcess, WorkerSpec, worker_environment
+from autograder.spec.model import load_problems
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -39,8 +39,8 @@ import importlib.util, sys
 import numpy as np
 import jax, jax.numpy as jnp
 import flax.nnx, flax.linen
-from autograder.spec import load_problems
-from autograder.inputs import case_arguments
+from autograder.spec.model import load_problems
+from autograder.spec.inputs import case_arguments
 
 def load(path, name):
     spec = importlib.util.spec_from_file_location(name + "_" + path.parent.name, path)

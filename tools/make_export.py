@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from autograder.spec import LoadedProblem, defined_functions, load_problems
-from autograder.validate import example_name
+from autograder.spec.model import LoadedProblem, defined_functions, load_problems
+from autograder.staff.validate import example_name
 
 BROKEN = {
     "syntax": "def {function}(*args)\n    return None\n",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.spec import ArrayInput, LoadedProblem, Parameter
+from autograder.spec.model import ArrayInput, LoadedProblem, Parameter
 
 Value = float | int | np.ndarray
 

@@ -24,17 +24,17 @@ from typing import Any
 import numpy as np
 
 from autograder import __version__
-from autograder.cache import ExpectedCache, array_digest
-from autograder.diagnose import REFERENCE, Source, source_of
-from autograder.engine import References
 from autograder.errors import GraderError
-from autograder.package import write_zip
-from autograder.sandbox import WorkerSpec, worker_environment
-from autograder.spec import LoadedProblem, load_problems, visible_spec_text
-from autograder.statement import starter, statement
+from autograder.gradescope.package import write_zip
+from autograder.grading.cache import ExpectedCache, array_digest
+from autograder.grading.diagnose import REFERENCE, Source, source_of
+from autograder.grading.engine import References
+from autograder.sandbox.process import WorkerSpec, worker_environment
+from autograder.spec.model import LoadedProblem, load_problems, visible_spec_text
+from autograder.student.statement import starter, statement
 
 #: Where an installed kit keeps its problems (absent in a checkout).
-KIT_DATA = Path(__file__).resolve().parent / "kit_data"
+KIT_DATA = Path(__file__).resolve().parent.parent / "kit_data"
 MANIFEST = "kit.json"
 EXPECTED = "expected.npz"
 TOP = "flax-lift-kit"
@@ -201,8 +201,8 @@ def _pyproject(checkout: Path) -> str:
         "[project.scripts]",
         'autograder = "autograder.cli:run"',
         "",
-        "[tool.setuptools]",
-        'packages = ["autograder"]',
+        "[tool.setuptools.packages.find]",
+        'include = ["autograder*"]',
         "",
         "[tool.setuptools.package-data]",
         'autograder = ["kit_data/*.json", "kit_data/problems/*/*"]',
@@ -283,8 +283,10 @@ def _kit_files(checkout: Path, problems: Sequence[LoadedProblem],
         text = own.read_text(encoding="utf-8") if own.is_file() else starter(problem)
         yield f"{TOP}/starter/{problem.spec.function}.py", text.encode(), 0o644
     package = checkout / "autograder"
-    for path in sorted(package.glob("*.py")):
-        yield f"{TOP}/autograder/{path.name}", path.read_bytes(), 0o644
+    for path in sorted(package.rglob("*.py")):
+        if "__pycache__" not in path.parts and "kit_data" not in path.parts:
+            yield (f"{TOP}/autograder/{path.relative_to(package).as_posix()}",
+                   path.read_bytes(), 0o644)
     yield (f"{TOP}/autograder/kit_data/{MANIFEST}",
            (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), 0o644)
     for problem in problems:

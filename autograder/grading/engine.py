@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from autograder import feedback, protocol
-from autograder.cache import ExpectedCache, fingerprint
-from autograder.compare import compare
-from autograder.diagnose import (
+from autograder.errors import GraderError, WorkerError
+from autograder.grading import feedback
+from autograder.grading.cache import ExpectedCache, fingerprint
+from autograder.grading.compare import compare
+from autograder.grading.diagnose import (
     REFERENCE,
     CaseRun,
     Diagnoser,
@@ -30,17 +31,17 @@ from autograder.diagnose import (
     check_structure,
     source_of,
 )
-from autograder.errors import GraderError, WorkerError
-from autograder.feedback import Feedback
-from autograder.inputs import case_arguments, describe_call, materialize
-from autograder.isolation import (
+from autograder.grading.feedback import Feedback
+from autograder.grading.submission import SourceFile, Submission, scan_submission, stage
+from autograder.protocol import wire as protocol
+from autograder.sandbox.isolation import (
     choose,
     default_memory_limit,
     let_in,
     protect,
     share_read_only,
 )
-from autograder.sandbox import (
+from autograder.sandbox.process import (
     Failure,
     Limits,
     Reply,
@@ -50,8 +51,8 @@ from autograder.sandbox import (
     forking_supported,
     worker_environment,
 )
-from autograder.spec import LoadedProblem
-from autograder.submission import SourceFile, Submission, scan_submission, stage
+from autograder.spec.inputs import case_arguments, describe_call, materialize
+from autograder.spec.model import LoadedProblem
 
 
 @dataclass(frozen=True)

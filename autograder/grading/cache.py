@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from autograder.spec import LoadedProblem
+from autograder.spec.model import LoadedProblem
 
 _VERSIONED = ("jax", "jaxlib", "flax", "numpy")
-_CODE = ("inputs.py", "worker.py", "protocol.py", "cache.py")
+#: The package's code the outputs depend on (how inputs are made, the worker that runs the
+#: reference, the protocol that carries the outputs, this cache's format).
+_CODE = ("spec/inputs.py", "worker", "protocol", "grading/cache.py")
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:
@@ -45,9 +47,11 @@ def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
     for path in sorted(problem.directory.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             add(str(path.relative_to(problem.directory)), path.read_bytes())
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     for name in _CODE:
-        add(f"autograder/{name}", (here / name).read_bytes())
+        code = package / name
+        for path in sorted(code.rglob("*.py")) if code.is_dir() else [code]:
+            add(f"autograder/{path.relative_to(package).as_posix()}", path.read_bytes())
     for package in _VERSIONED:
         add(package, metadata.version(package).encode())
     add("python", platform.python_version().encode())

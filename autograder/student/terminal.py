@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from autograder.engine import Report
-from autograder.results import environment_lines
+from autograder.gradescope.results import environment_lines
+from autograder.grading.engine import Report
 
 
 def _points(value: float) -> str:

@@ -9,7 +9,7 @@ Every worker runs in its own session (its whole process group is killed at once)
 the student, in a group id of its own that every process and file it makes carries; it
 gets a fresh home and temporary folder, and a writable copy of the submission as its working
 folder, all removed with it, with whatever it left in the machine's shared scratch folders
-and shared memory. Its memory is watched as the kernel counts it (:mod:`autograder.memory`).
+and shared memory. Its memory is watched as the kernel counts it (:mod:`autograder.sandbox.memory`).
 A reply that does not come in time, a worker that dies, or a message that fails the
 protocol's checks are all returned as a :class:`Failure` value for the caller to turn into
 feedback.
@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from autograder import memory, protocol
 from autograder.errors import WorkerError
+from autograder.protocol import wire as protocol
+from autograder.sandbox import memory
 
 #: Environment variables passed from the grader to workers when set (JAX/XLA configuration).
 PASSED_THROUGH = ("JAX_PLATFORMS", "XLA_FLAGS", "JAX_DEFAULT_MATMUL_PRECISION",
@@ -80,7 +81,7 @@ class StudentUser:
 @dataclass(frozen=True)
 class Limits:
     """What a student worker may use. ``memory`` is what its processes and files hold that
-    the kernel cannot reclaim (see :mod:`autograder.memory`)."""
+    the kernel cannot reclaim (see :mod:`autograder.sandbox.memory`)."""
 
     memory: int | None = None
     nproc: int = 512  # threads count too, and XLA starts a few dozen

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autograder.compare import Mismatch
+from autograder.grading.compare import Mismatch
 
 
 @dataclass(frozen=True)

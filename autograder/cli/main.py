@@ -22,19 +22,21 @@ from typing import Any
 
 from rich.console import Console
 
-from autograder import authoring, check, isolation
-from autograder.cache import default_cache_dir
-from autograder.engine import GradeOptions, ProblemResult, Report, grade, warm_cache
 from autograder.errors import GraderError
-from autograder.kit import build_kit
-from autograder.package import build_zip
-from autograder.report import print_report
-from autograder.results import build_results, failure_results, write_results
-from autograder.spec import discover_problems, load_problem, load_problems
-from autograder.validate import Validation, steps, validate
+from autograder.gradescope.package import build_zip
+from autograder.gradescope.results import build_results, failure_results, write_results
+from autograder.grading.cache import default_cache_dir
+from autograder.grading.engine import GradeOptions, ProblemResult, Report, grade, warm_cache
+from autograder.sandbox import isolation
+from autograder.spec.model import discover_problems, load_problem, load_problems
+from autograder.staff import authoring
+from autograder.staff.validate import Validation, steps, validate
+from autograder.student import precheck as check
+from autograder.student.kit import build_kit
+from autograder.student.terminal import print_report
 
 #: Where the package's own problems live in a checkout (and in the Gradescope zip).
-DEFAULT_PROBLEMS = Path(__file__).resolve().parent.parent / "problems"
+DEFAULT_PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
 
 
 class ExitStatus(enum.IntEnum):
@@ -480,8 +482,8 @@ def _print_findings(results: list[Validation], console: Console) -> None:
 
 def _regrade(args: argparse.Namespace, env: Mapping[str, str],
              console: Console) -> ExitStatus:
-    from autograder import regrade as rg
-    from autograder.progress import regrade_progress
+    from autograder.staff import regrade as rg
+    from autograder.staff.progress import regrade_progress
 
     if args.jobs < 1:
         console.print("autograder regrade: --jobs must be at least 1", highlight=False)
@@ -548,7 +550,7 @@ def _regrade(args: argparse.Namespace, env: Mapping[str, str],
 
 def _write_report(results_dir: Path, output: Path, problems: Sequence[Any],
                   console: Console) -> ExitStatus:
-    from autograder import analytics
+    from autograder.staff import analytics
 
     report = analytics.load(results_dir, analytics.mistake_summaries(problems))
     if not report.submissions:

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from autograder.regrade import Outcome
+from autograder.staff.regrade import Outcome
 
 
 class _PerMinute(ProgressColumn):

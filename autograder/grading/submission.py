@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import SubmissionError
-from autograder.notebook import MAX_NOTEBOOK_BYTES, NotebookError, read_cells
+from autograder.worker.notebook import MAX_NOTEBOOK_BYTES, NotebookError, read_cells
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
 MAX_FILE_BYTES = MAX_NOTEBOOK_BYTES

@@ -112,7 +112,7 @@ def apply(settings: dict[str, Any]) -> dict[str, Any]:
         os.setgid(int(gid))
         os.setuid(int(uid))
         if os.getuid() == 0 or os.geteuid() == 0:  # pragma: no cover - setuid cannot fail open
-            raise SystemExit("autograder.jail: could not drop root privileges")
+            raise SystemExit("autograder.worker.jail: could not drop root privileges")
         # After a credential change /proc/self is root's: make it ours again.
         with contextlib.suppress(OSError, AttributeError):
             _libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)

@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from autograder.engine import GradeOptions, WorkerSession, grade
 from autograder.errors import GraderError
-from autograder.results import build_results, failure_results, write_results
-from autograder.spec import LoadedProblem, discover_problems, load_problems
+from autograder.gradescope.results import build_results, failure_results, write_results
+from autograder.grading.engine import GradeOptions, WorkerSession, grade
+from autograder.spec.model import LoadedProblem, discover_problems, load_problems
 
 METADATA = "submission_metadata.yml"
 RESULTS = "results.json"

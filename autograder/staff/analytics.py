@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.regrade import RECORD, RESULTS, pitfalls, problem_points
+from autograder.staff.regrade import RECORD, RESULTS, pitfalls, problem_points
 
 
 @dataclass(frozen=True)

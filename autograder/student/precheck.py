@@ -18,11 +18,11 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 
-from autograder.engine import CaseResult, ProblemResult, ReferenceSource, Report
 from autograder.errors import GraderError
-from autograder.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
-from autograder.results import case_tags
-from autograder.spec import LoadedProblem, load_problems
+from autograder.gradescope.results import case_tags
+from autograder.grading.engine import CaseResult, ProblemResult, ReferenceSource, Report
+from autograder.spec.model import LoadedProblem, load_problems
+from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
 
 
 class UsageError(GraderError):

@@ -25,9 +25,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from autograder.feedback import Feedback
-from autograder.inputs import case_arguments
-from autograder.spec import ArrayInput, Detect, LiftPattern, LoadedProblem, Mistake
+from autograder.grading.feedback import Feedback
+from autograder.spec.inputs import case_arguments
+from autograder.spec.model import ArrayInput, Detect, LiftPattern, LoadedProblem, Mistake
 
 Event = Mapping[str, Any]
 

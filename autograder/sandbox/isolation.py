@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import memory
-from autograder.sandbox import StudentUser
+from autograder.sandbox import memory
+from autograder.sandbox.process import StudentUser
 
 STUDENT_USER = "autograder-student"
 #: What the worker template holds that a worker does not pay for (measured: 81 MB of
@@ -77,7 +77,7 @@ def runtime_paths() -> list[Path]:
     packages (jax, flax, numpy) and the grader's own package."""
     import numpy
 
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the autograder package
     return [Path(os.path.realpath(sys.executable)), Path(os.__file__).resolve().parent,
             Path(numpy.__file__).resolve().parent.parent, here]
 

@@ -36,8 +36,8 @@ from pydantic import (
 
 from autograder.checks import ChecksError, CustomCheck
 from autograder.checks import collect as collect_checks
-from autograder.constraints import Constraint, ConstraintSyntaxError
 from autograder.errors import SpecError, SpecIssue
+from autograder.spec.constraints import Constraint, ConstraintSyntaxError
 
 SPEC_FILENAME = "problem.yaml"
 
@@ -485,7 +485,7 @@ def _semantic_issues(
     path: Path, problem: Problem
 ) -> tuple[list[SpecIssue], tuple[Constraint, ...]]:
     """What a schema cannot say: arguments against parameters, constraints against cases."""
-    from autograder.inputs import materialize
+    from autograder.spec.inputs import materialize
 
     issues: list[SpecIssue] = []
     names = problem.parameter_names

@@ -1,6 +1,6 @@
 """The worker: the only process that runs code under test (a student's or a reference).
 
-Started by :mod:`autograder.sandbox` as ``python -I -m autograder.worker --reply-fd N``, with
+Started by :mod:`autograder.sandbox.process` as ``python -I -m autograder.worker --reply-fd N``, with
 JAX configured by its environment before ``import jax``. It reads one JSON request per line
 on stdin and answers on the reply descriptor; whatever the code under test prints goes to
 stdout/stderr, which the grader captures (and truncates) separately. The worker reports
@@ -36,14 +36,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from autograder import jail, protocol
-from autograder.notebook import NotebookError, read_cells
+from autograder.protocol import wire as protocol
+from autograder.worker import jail
+from autograder.worker.notebook import NotebookError, read_cells
 
 TRACEBACK_LIMIT = 6000
-_THIS_FILE = os.path.abspath(__file__)
 #: The grader's own package: its frames (the worker, the lift recorders) are not the
 #: student's and are left out of the tracebacks students read.
-_PACKAGE = os.path.join(os.path.dirname(_THIS_FILE), "")
+_PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
 #: Path prefixes removed from tracebacks (the submission's root is added on load).
 _SHORTEN: list[str] = []
 
@@ -169,7 +169,7 @@ class Worker:
         import jax.numpy as jnp
         import jaxlib
 
-        from autograder import trace
+        from autograder.worker import trace
 
         # The compilation cache is read-only for student code: failing to use it is fine.
         warnings.filterwarnings("ignore", message=".*persistent compilation cache")
@@ -372,7 +372,7 @@ def preload() -> None:
     import jax.numpy  # noqa: F401
     import jaxlib  # noqa: F401
 
-    from autograder import trace
+    from autograder.worker import trace
 
     trace.install()
 
@@ -480,7 +480,7 @@ def template(control_fd: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder.worker")
     parser.add_argument("--reply-fd", type=int)
-    parser.add_argument("--jail", default="{}", help="JSON settings for autograder.jail")
+    parser.add_argument("--jail", default="{}", help="JSON settings for autograder.worker.jail")
     parser.add_argument("--template", type=int, metavar="CONTROL_FD",
                         help="serve as a fork server on this Unix socket")
     options = parser.parse_args(argv)
