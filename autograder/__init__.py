@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from autograder.errors import GraderError, SpecError, SubmissionError, WorkerError
     from autograder.gradescope.results import build_results, failure_results, write_results
     from autograder.grading.engine import GradeOptions, Report, grade
-    from autograder.spec.model import LoadedProblem, Problem, load_problem, load_problems
+    from autograder.spec import LoadedProblem, Problem, load_problem, load_problems
 
 __version__ = "0.1.0"
 
@@ -30,10 +30,10 @@ _WHERE = {
     "build_results": "autograder.gradescope.results",
     "failure_results": "autograder.gradescope.results",
     "write_results": "autograder.gradescope.results",
-    "LoadedProblem": "autograder.spec.model",
-    "Problem": "autograder.spec.model",
-    "load_problem": "autograder.spec.model",
-    "load_problems": "autograder.spec.model",
+    "LoadedProblem": "autograder.spec",
+    "Problem": "autograder.spec",
+    "load_problem": "autograder.spec",
+    "load_problems": "autograder.spec",
 }
 
 __all__ = [

@@ -19,7 +19,7 @@ from rich.console import Console
 from autograder.cli.main import ExitStatus, main
 from autograder.grading.engine import GradeOptions, ProblemResult, Report, grade
 from autograder.sandbox.isolation import open_runtime
-from autograder.spec.model import LoadedProblem, load_problem, load_problems
+from autograder.spec import LoadedProblem, load_problem, load_problems
 
 REPO = Path(__file__).resolve().parent.parent
 PROBLEMS = REPO / "problems"

@@ -23,7 +23,7 @@ from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import ProblemResult, Report
 from autograder.sandbox import isolation
-from autograder.spec.model import LoadedProblem, load_problem
+from autograder.spec import LoadedProblem, load_problem
 from tests.conftest import PROBLEMS, REPO, GradeFiles, write_files
 from tests.test_grading import BATCH, NN_VMAP
 

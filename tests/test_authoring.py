@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 
 from autograder.cli.main import ExitStatus, main
-from autograder.spec.model import load_problem
+from autograder.spec import load_problem
 from autograder.staff.authoring import ScaffoldError, scaffold, schema_text, spec_schema
 from tests.conftest import PROBLEMS, REPO
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from autograder.grading.cache import ExpectedCache, default_cache_dir, fingerprint
-from autograder.spec.model import LoadedProblem, load_problem
+from autograder.spec import LoadedProblem, load_problem
 
 PROBLEMS = Path(__file__).resolve().parents[1] / "problems"
 KEY = "0123456789abcdef" * 4

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from autograder.grading.engine import ProblemResult
-from autograder.spec.model import LoadedProblem
+from autograder.spec import LoadedProblem
 from tests.conftest import GradeFiles, only
 from tests.test_grading import BATCH as BATCH_TEMPLATE
 

@@ -15,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from autograder.cli.main import ExitStatus
-from autograder.spec.model import LoadedProblem
+from autograder.spec import LoadedProblem
 from autograder.student.kit import version_warning
 from autograder.student.precheck import snapshot, watch
 from autograder.student.statement import signature, starter, statement

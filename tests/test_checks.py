@@ -12,7 +12,7 @@ from autograder.checks import ChecksError, collect
 from autograder.errors import SpecError
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
-from autograder.spec.model import LoadedProblem, load_problem
+from autograder.spec import LoadedProblem, load_problem
 from tests.conftest import EXAMPLES
 
 CHECKS = '''

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograder.grading.compare import WORST_ROWS, Mismatch, compare
-from autograder.spec.model import Tolerance
+from autograder.spec import Tolerance
 
 TOL = Tolerance()  # rtol=1e-5, atol=1e-6
 EXPECTED = np.arange(6, dtype=np.float32).reshape(2, 3)  # [[0, 1, 2], [3, 4, 5]]

@@ -31,9 +31,9 @@ from autograder.grading.diagnose import (
     trace_holds,
 )
 from autograder.grading.feedback import Feedback
+from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
 from autograder.spec.constraints import Constraint
 from autograder.spec.inputs import case_arguments
-from autograder.spec.model import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
 from autograder.worker.trace import plain
 from tests.conftest import PROBLEMS
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.engine import GradeOptions, ProblemResult, grade
-from autograder.spec.model import LoadedProblem, load_problem
+from autograder.spec import LoadedProblem, load_problem
 from tests.conftest import EXAMPLES, GradeFiles, only
 
 pytestmark = pytest.mark.worker

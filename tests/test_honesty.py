@@ -24,7 +24,7 @@ import pytest
 from autograder.gradescope.results import build_results
 from autograder.sandbox import memory
 from autograder.sandbox import process as sandbox
-from autograder.spec.model import LoadedProblem
+from autograder.spec import LoadedProblem
 from tests.conftest import EXAMPLES, PROBLEMS, REPO, GradeFiles
 from tests.test_adversarial import CORRECT, attack, graded, ids, student_processes
 from tests.test_grading import NN_VMAP
@@ -360,7 +360,7 @@ print("modules:", " ".join(sorted(sys.modules)))
     assert {m for m in loaded if m.startswith("autograder")} == {
         "autograder", "autograder.worker.jail", "autograder.worker.notebook", "autograder.protocol.wire",
         "autograder.worker.trace"}
-    assert "pydantic" in grader_only and "autograder.spec.model" in grader_only
+    assert "pydantic" in grader_only and "autograder.spec" in grader_only
     shared = {"autograder", "autograder.worker.notebook", "autograder.protocol.wire"}  # both sides use
     assert sorted(loaded & grader_only - shared) == []
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autograder.spec import ArrayInput, Parameter, load_problem
 from autograder.spec.inputs import (
     case_arguments,
     describe_call,
@@ -15,7 +16,6 @@ from autograder.spec.inputs import (
     make_array,
     materialize,
 )
-from autograder.spec.model import ArrayInput, Parameter, load_problem
 
 PROBLEMS = Path(__file__).resolve().parents[1] / "problems"
 

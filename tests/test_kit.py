@@ -21,8 +21,8 @@ from autograder.cli.main import ExitStatus, main
 from autograder.grading.cache import ExpectedCache
 from autograder.grading.engine import References
 from autograder.sandbox.process import WorkerSpec, worker_environment
+from autograder.spec import LoadedProblem
 from autograder.spec.inputs import case_arguments
-from autograder.spec.model import LoadedProblem
 from autograder.student.kit import KitReferences, load_kit
 from tests.conftest import EXAMPLES, PROBLEMS, run_check
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
-from autograder.spec.model import load_problems
+from autograder.spec import load_problems
 from autograder.staff.regrade import ExportError, done, problems_digest, read_export
 from tests.conftest import EXAMPLES, PROBLEMS, REPO
 

@@ -17,7 +17,7 @@ from autograder.gradescope.results import (
 )
 from autograder.grading.engine import CaseResult, ProblemResult, Report
 from autograder.grading.feedback import Feedback
-from autograder.spec.model import LoadedProblem
+from autograder.spec import LoadedProblem
 
 ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8",
                     "numpy": "2.4.6"}, "backend": "cpu"}

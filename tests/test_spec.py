@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from autograder.errors import GraderError, SpecError, SpecIssue
-from autograder.spec.model import (
+from autograder.spec import (
     ArrayInput,
     LoadedProblem,
     Tolerance,

@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from autograder.errors import SpecError
-from autograder.spec.model import Detect, LiftPattern, Mistake, load_problem, load_problems
+from autograder.spec import Detect, LiftPattern, Mistake, load_problem, load_problems
 from tests.conftest import PROBLEMS
 
 SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "scan_over_layers", "vmap_over_batch",

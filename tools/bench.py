@@ -29,7 +29,7 @@ from pathlib import Path
 
 from autograder.sandbox import memory
 from autograder.sandbox.process import Template, WorkerProcess, WorkerSpec, worker_environment
-from autograder.spec.model import load_problems
+from autograder.spec import load_problems
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -39,7 +39,7 @@ import importlib.util, sys
 import numpy as np
 import jax, jax.numpy as jnp
 import flax.nnx, flax.linen
-from autograder.spec.model import load_problems
+from autograder.spec import load_problems
 from autograder.spec.inputs import case_arguments
 
 def load(path, name):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder.spec.model import LoadedProblem, defined_functions, load_problems
+from autograder.spec import LoadedProblem, defined_functions, load_problems
 from autograder.staff.validate import example_name
 
 BROKEN = {

@@ -28,7 +28,7 @@ from autograder.gradescope.results import build_results, failure_results, write_
 from autograder.grading.cache import default_cache_dir
 from autograder.grading.engine import GradeOptions, ProblemResult, Report, grade, warm_cache
 from autograder.sandbox import isolation
-from autograder.spec.model import discover_problems, load_problem, load_problems
+from autograder.spec import discover_problems, load_problem, load_problems
 from autograder.staff import authoring
 from autograder.staff.validate import Validation, steps, validate
 from autograder.student import precheck as check

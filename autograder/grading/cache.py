@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.spec.model import LoadedProblem
+from autograder.spec import LoadedProblem
 
 _VERSIONED = ("jax", "jaxlib", "flax", "numpy")
 #: The package's code the outputs depend on (how inputs are made, the worker that runs the
@@ -47,11 +47,11 @@ def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
     for path in sorted(problem.directory.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             add(str(path.relative_to(problem.directory)), path.read_bytes())
-    package = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent
     for name in _CODE:
-        code = package / name
+        code = root / name
         for path in sorted(code.rglob("*.py")) if code.is_dir() else [code]:
-            add(f"autograder/{path.relative_to(package).as_posix()}", path.read_bytes())
+            add(f"autograder/{path.relative_to(root).as_posix()}", path.read_bytes())
     for package in _VERSIONED:
         add(package, metadata.version(package).encode())
     add("python", platform.python_version().encode())

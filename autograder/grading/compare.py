@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from autograder.spec.model import Tolerance
+from autograder.spec import Tolerance
 
 MismatchKind = Literal["wrong-type", "wrong-shape", "wrong-dtype", "non-finite", "wrong-values"]
 WORST_ROWS = 5

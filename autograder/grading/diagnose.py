@@ -26,8 +26,8 @@ from typing import Any, Literal
 import numpy as np
 
 from autograder.grading.feedback import Feedback
+from autograder.spec import ArrayInput, Detect, LiftPattern, LoadedProblem, Mistake
 from autograder.spec.inputs import case_arguments
-from autograder.spec.model import ArrayInput, Detect, LiftPattern, LoadedProblem, Mistake
 
 Event = Mapping[str, Any]
 

@@ -51,8 +51,8 @@ from autograder.sandbox.process import (
     forking_supported,
     worker_environment,
 )
+from autograder.spec import LoadedProblem
 from autograder.spec.inputs import case_arguments, describe_call, materialize
-from autograder.spec.model import LoadedProblem
 
 
 @dataclass(frozen=True)

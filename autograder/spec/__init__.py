@@ -1,0 +1,37 @@
+"""The spec language: ``problems/<id>/problem.yaml`` read once, validated strictly, frozen.
+
+The only package that reads YAML. What the rest of the grader uses is imported here."""
+
+from autograder.spec.model import (
+    SPEC_FILENAME,
+    ArrayInput,
+    Detect,
+    LiftPattern,
+    LoadedProblem,
+    Mistake,
+    Parameter,
+    Problem,
+    Tolerance,
+    defined_functions,
+    discover_problems,
+    load_problem,
+    load_problems,
+    visible_spec_text,
+)
+
+__all__ = [
+    "SPEC_FILENAME",
+    "ArrayInput",
+    "Detect",
+    "LiftPattern",
+    "LoadedProblem",
+    "Mistake",
+    "Parameter",
+    "Problem",
+    "Tolerance",
+    "defined_functions",
+    "discover_problems",
+    "load_problem",
+    "load_problems",
+    "visible_spec_text",
+]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.errors import GraderError
-from autograder.spec.model import Problem
+from autograder.spec import Problem
 
 #: Where the repository keeps the schema, relative to a problem folder's parent's parent.
 SCHEMA_PATH = Path("schema") / "problem.schema.json"

@@ -32,7 +32,7 @@ import yaml
 from autograder.errors import GraderError
 from autograder.gradescope.results import build_results, failure_results, write_results
 from autograder.grading.engine import GradeOptions, WorkerSession, grade
-from autograder.spec.model import LoadedProblem, discover_problems, load_problems
+from autograder.spec import LoadedProblem, discover_problems, load_problems
 
 METADATA = "submission_metadata.yml"
 RESULTS = "results.json"

@@ -29,7 +29,7 @@ from autograder.errors import GraderError, SpecError
 from autograder.grading.cache import ExpectedCache
 from autograder.grading.engine import GradeOptions, ProblemResult, References, WorkerSession, grade
 from autograder.sandbox.process import WorkerSpec, worker_environment
-from autograder.spec.model import LoadedProblem, Mistake, defined_functions, load_problem
+from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
 from autograder.student.statement import starter
 
 #: float32 arithmetic on a CPU: a few units in the last place, times a margin for the

@@ -30,7 +30,7 @@ from autograder.grading.cache import ExpectedCache, array_digest
 from autograder.grading.diagnose import REFERENCE, Source, source_of
 from autograder.grading.engine import References
 from autograder.sandbox.process import WorkerSpec, worker_environment
-from autograder.spec.model import LoadedProblem, load_problems, visible_spec_text
+from autograder.spec import LoadedProblem, load_problems, visible_spec_text
 from autograder.student.statement import starter, statement
 
 #: Where an installed kit keeps its problems (absent in a checkout).

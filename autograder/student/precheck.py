@@ -21,7 +21,7 @@ from rich.markdown import Markdown
 from autograder.errors import GraderError
 from autograder.gradescope.results import case_tags
 from autograder.grading.engine import CaseResult, ProblemResult, ReferenceSource, Report
-from autograder.spec.model import LoadedProblem, load_problems
+from autograder.spec import LoadedProblem, load_problems
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import textwrap
 
+from autograder.spec import LoadedProblem, Parameter
 from autograder.spec.inputs import describe_call
-from autograder.spec.model import LoadedProblem, Parameter
 
 _HINTS = {"float": "float", "int": "int", "array": "jax.Array"}
 
