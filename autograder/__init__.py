@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from autograder.errors import GraderError, SpecError, SubmissionError, WorkerError
     from autograder.gradescope.results import build_results, failure_results, write_results
-    from autograder.grading.engine import GradeOptions, Report, grade
+    from autograder.grading.engine import GradeOptions, grade
+    from autograder.grading.outcome import Report
     from autograder.spec import LoadedProblem, Problem, load_problem, load_problems
 
 __version__ = "0.1.0"

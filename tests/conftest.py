@@ -17,7 +17,8 @@ import pytest
 from rich.console import Console
 
 from autograder.cli.main import ExitStatus, main
-from autograder.grading.engine import GradeOptions, ProblemResult, Report, grade
+from autograder.grading.engine import GradeOptions, grade
+from autograder.grading.outcome import ProblemResult, Report
 from autograder.sandbox.isolation import open_runtime
 from autograder.spec import LoadedProblem, load_problem, load_problems
 

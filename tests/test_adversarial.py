@@ -21,7 +21,7 @@ import pytest
 
 from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
-from autograder.grading.engine import ProblemResult, Report
+from autograder.grading.outcome import ProblemResult, Report
 from autograder.sandbox import isolation
 from autograder.spec import LoadedProblem, load_problem
 from tests.conftest import PROBLEMS, REPO, GradeFiles, write_files

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from autograder.grading.engine import ProblemResult
+from autograder.grading.outcome import ProblemResult
 from autograder.spec import LoadedProblem
 from tests.conftest import GradeFiles, only
 from tests.test_grading import BATCH as BATCH_TEMPLATE

@@ -21,7 +21,6 @@ from autograder.grading.diagnose import (
     CaseRun,
     Diagnoser,
     Event,
-    Source,
     _same,
     check_structure,
     describe_event,
@@ -31,6 +30,8 @@ from autograder.grading.diagnose import (
     trace_holds,
 )
 from autograder.grading.feedback import Feedback
+from autograder.grading.references import Source
+from autograder.protocol.messages import ErrorInfo
 from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
 from autograder.spec.constraints import Constraint
 from autograder.spec.inputs import case_arguments
@@ -497,8 +498,8 @@ def values_run(problem: LoadedProblem, expected: Mapping[int, np.ndarray], index
 
 def error_run(problem: LoadedProblem, index: int, exc_type: str, message: str,
               trace: tuple[Event, ...] = ()) -> CaseRun:
-    error = {"kind": "runtime-error", "exc_type": exc_type, "message": message,
-             "traceback": f"Traceback (most recent call last):\n{exc_type}: {message}"}
+    error = ErrorInfo("runtime-error", exc_type, message,
+                      f"Traceback (most recent call last):\n{exc_type}: {message}")
     return CaseRun(index, feedback.runtime_error(problem.spec.function, error), error=error,
                    trace=trace)
 

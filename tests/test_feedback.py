@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from autograder.grading import feedback
+from autograder.protocol.messages import ErrorInfo
 
 
 def test_no_python_files() -> None:
@@ -21,8 +22,8 @@ def test_missing_function_with_and_without_a_near_name() -> None:
 
 
 def test_syntax_error() -> None:
-    fb = feedback.syntax_error({"filename": "s.py", "lineno": 3, "message": "invalid syntax",
-                                "text": "def f(:"})
+    fb = feedback.syntax_error(ErrorInfo("x", filename="s.py", lineno=3, message="invalid syntax",
+                                text="def f(:"))
     assert fb.id == "import-error"
     assert fb.summary == (
         "Your file could not be read because of a syntax error in `s.py`, line 3: invalid "
@@ -31,18 +32,18 @@ def test_syntax_error() -> None:
 
 
 def test_import_errors_by_kind() -> None:
-    generic = feedback.import_error({"exc_type": "NameError", "traceback": "Traceback..."})
+    generic = feedback.import_error(ErrorInfo("x", exc_type="NameError", traceback="Traceback..."))
     assert generic.summary == (
         "Your file raised `NameError` while it was being imported, so none of its functions "
         "could be graded. Code at the top level of a file (outside any function) runs on "
         "import: move tests and experiments under `if __name__ == \"__main__\":` or into a "
         "function.")
     assert generic.details == "```\nTraceback...\n```"
-    assert feedback.import_error({"exc_type": "SystemExit"}).summary == (
+    assert feedback.import_error(ErrorInfo("x", exc_type="SystemExit")).summary == (
         "Your file called `sys.exit()` while it was being imported, which stops the program "
         "before any function can be graded. Remove it from the top level of your file.")
-    assert feedback.import_error({"exc_type": "ModuleNotFoundError",
-                                  "message": "No module named 'torch'"}).summary == (
+    assert feedback.import_error(ErrorInfo("x", exc_type="ModuleNotFoundError",
+                                  message="No module named 'torch'")).summary == (
         "Your file failed to import a module: No module named 'torch'. Only jax, flax, numpy "
         "and the standard library are available to the grader; remove other imports (and "
         "`google.colab` ones) from your submission.")
@@ -60,20 +61,20 @@ def test_import_crashed_and_timed_out() -> None:
 
 
 def test_wrong_signature() -> None:
-    fb = feedback.wrong_signature("f", ["seed", "x"], {"message": "missing a required "
-                                                      "argument: 'x'", "signature": "(seed)"})
+    fb = feedback.wrong_signature("f", ["seed", "x"], ErrorInfo("x", message="missing a required "
+                                                      "argument: 'x'", signature="(seed)"))
     assert fb.summary == (
         "Your `f` cannot be called as `f(seed, x)`: missing a required argument: 'x'. Your "
         "definition is `f(seed)`; change it to take exactly these parameters, in this order.")
 
 
 def test_runtime_error_uses_the_first_line_of_the_message() -> None:
-    fb = feedback.runtime_error("f", {"exc_type": "ValueError",
-                                      "message": "vmap got inconsistent sizes:\n * one axis",
-                                      "traceback": "TB"})
+    fb = feedback.runtime_error("f", ErrorInfo("x", exc_type="ValueError",
+                                      message="vmap got inconsistent sizes:\n * one axis",
+                                      traceback="TB"))
     assert fb.summary == "Your `f` raised `ValueError`: vmap got inconsistent sizes."
     assert fb.details == "```\nTB\n```"
-    assert feedback.runtime_error("f", {"exc_type": "KeyError", "message": ""}).summary == (
+    assert feedback.runtime_error("f", ErrorInfo("x", exc_type="KeyError", message="")).summary == (
         "Your `f` raised `KeyError`.")
 
 
@@ -108,9 +109,9 @@ def test_memory_limit() -> None:
 
 
 def test_network_blocked() -> None:
-    fb = feedback.runtime_error("f", {"exc_type": "URLError", "message": "<urlopen error "
+    fb = feedback.runtime_error("f", ErrorInfo("x", exc_type="URLError", message="<urlopen error "
                                       "looking up x.org: network access is blocked for code "
-                                      "under test>", "traceback": "TB"})
+                                      "under test>", traceback="TB"))
     assert fb.id == "network-blocked"
     assert fb.summary.startswith("Your `f` tried to use the network, which the grader blocks")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading.engine import GradeOptions, ProblemResult, grade
+from autograder.grading.engine import GradeOptions, grade
+from autograder.grading.outcome import ProblemResult
 from autograder.spec import LoadedProblem, load_problem
 from tests.conftest import EXAMPLES, GradeFiles, only
 
@@ -294,7 +295,7 @@ def test_a_tampered_or_stale_cache_is_recomputed_never_trusted(
     import numpy as np
 
     from autograder.grading.cache import ExpectedCache, fingerprint
-    from autograder.sandbox.process import worker_environment
+    from autograder.sandbox import worker_environment
 
     problem = problems["vmap_over_batch"]
     cache_dir = tmp_path / "expected"

@@ -19,8 +19,8 @@ from rich.console import Console
 
 from autograder.cli.main import ExitStatus, main
 from autograder.grading.cache import ExpectedCache
-from autograder.grading.engine import References
-from autograder.sandbox.process import WorkerSpec, worker_environment
+from autograder.grading.references import References
+from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem
 from autograder.spec.inputs import case_arguments
 from autograder.student.kit import KitReferences, load_kit

@@ -15,8 +15,8 @@ from autograder.gradescope.results import (
     failure_results,
     write_results,
 )
-from autograder.grading.engine import CaseResult, ProblemResult, Report
 from autograder.grading.feedback import Feedback
+from autograder.grading.outcome import CaseResult, ProblemResult, Report
 from autograder.spec import LoadedProblem
 
 ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8",

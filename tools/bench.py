@@ -27,8 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import memory
-from autograder.sandbox.process import Template, WorkerProcess, WorkerSpec, worker_environment
+from autograder.sandbox import Template, WorkerProcess, WorkerSpec, memory, worker_environment
 from autograder.spec import load_problems
 
 REPO = Path(__file__).resolve().parent.parent

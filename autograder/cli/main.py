@@ -26,7 +26,9 @@ from autograder.errors import GraderError
 from autograder.gradescope.package import build_zip
 from autograder.gradescope.results import build_results, failure_results, write_results
 from autograder.grading.cache import default_cache_dir
-from autograder.grading.engine import GradeOptions, ProblemResult, Report, grade, warm_cache
+from autograder.grading.engine import GradeOptions, grade
+from autograder.grading.outcome import ProblemResult, Report
+from autograder.grading.references import warm_cache
 from autograder.sandbox import isolation
 from autograder.spec import discover_problems, load_problem, load_problems
 from autograder.staff import authoring

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autograder.grading.engine import CaseResult, ProblemResult, Report
+from autograder.grading.outcome import CaseResult, ProblemResult, Report
 
 MAX_OUTPUT = 100_000
 PRINTED_SHOWN = 2_000

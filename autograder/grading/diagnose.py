@@ -17,46 +17,21 @@ solution applies: some mistakes (``nn.scan(nn.vmap(...))``) give the right numbe
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from autograder.grading.feedback import Feedback
-from autograder.spec import ArrayInput, Detect, LiftPattern, LoadedProblem, Mistake
+from autograder.grading.references import Source, source_of
+from autograder.protocol.messages import ErrorInfo
+from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake
 from autograder.spec.inputs import case_arguments
 
 Event = Mapping[str, Any]
 
-
-@dataclass(frozen=True)
-class Source:
-    """Where comparison outputs come from: the reference, a variant, or the reference with
-    some arguments replaced."""
-
-    kind: Literal["reference", "variant", "args"]
-    name: str = ""
-    #: (parameter, JSON of the replacing value): hashable, whatever the value is.
-    args: tuple[tuple[str, str], ...] = ()
-
-    def replacements(self) -> dict[str, Any]:
-        """The replacing values as a spec would give them (numbers or array recipes)."""
-        return {name: ArrayInput.model_validate(value) if isinstance(value, dict) else value
-                for name, value in ((n, json.loads(text)) for n, text in self.args)}
-
-    @property
-    def slug(self) -> str:
-        if self.kind == "reference":
-            return "reference"
-        if self.kind == "variant":
-            return f"variant-{self.name}"
-        return "args-" + "-".join(f"{k}={v}" for k, v in self.args)
-
-
-REFERENCE = Source("reference")
 
 #: Gives the outputs of a source on every case (None where that source raised).
 Oracle = Callable[[LoadedProblem, Source], Mapping[int, np.ndarray | None]]
@@ -70,7 +45,7 @@ class CaseRun:
     verdict: Feedback | None  # the generic verdict: None when the output matched
     got: np.ndarray | None = None
     returned: str | None = None
-    error: Mapping[str, Any] | None = None  # a runtime error's kind, type, message
+    error: ErrorInfo | None = None  # a runtime error's kind, type, message
     trace: tuple[Event, ...] | None = None  # None: the function did not run
     printed: str = ""  # what the code printed during this call
 
@@ -196,17 +171,6 @@ def output_signature(kind: str, got: np.ndarray, expected: np.ndarray,
 # -- naming mistakes -----------------------------------------------------------------------
 
 
-def source_of(detect: Detect) -> Source | None:
-    if detect.variant:
-        return Source("variant", detect.variant)
-    if detect.reference_args:
-        return Source("args", args=tuple(sorted(
-            (name, json.dumps(value.model_dump(exclude_defaults=True)
-                              if isinstance(value, ArrayInput) else value, sort_keys=True))
-            for name, value in detect.reference_args.items())))
-    return None
-
-
 class Diagnoser:
     """Names the known mistakes of one problem on the student's runs."""
 
@@ -232,7 +196,7 @@ class Diagnoser:
         if detect.error is not None:
             if run.error is None:
                 return False
-            text = f"{run.error.get('exc_type', '')}: {run.error.get('message', '')}"
+            text = f"{run.error.exc_type}: {run.error.message}"
             if not re.search(detect.error, text):
                 return False
         if detect.returned is not None and not (

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autograder.grading.compare import Mismatch
+from autograder.protocol.messages import CheckOutcome, ErrorInfo
 
 
 @dataclass(frozen=True)
@@ -80,20 +81,20 @@ def protocol_violation(function: str | None, detail: str) -> Feedback:
     )
 
 
-def syntax_error(error: dict[str, Any]) -> Feedback:
-    where = f"`{error.get('filename', '?')}`, line {error.get('lineno', '?')}"
-    details = _code(error.get("text") or "") if error.get("text") else ""
+def syntax_error(error: ErrorInfo) -> Feedback:
+    where = f"`{error.filename}`, line {'?' if error.lineno is None else error.lineno}"
+    details = _code(error.text) if error.text else ""
     return Feedback(
         "import-error",
         f"Your file could not be read because of a syntax error in {where}: "
-        f"{error.get('message', '')}. Fix it (run the file yourself to see the error), "
+        f"{error.message}. Fix it (run the file yourself to see the error), "
         f"then resubmit.",
         details,
     )
 
 
-def import_error(error: dict[str, Any]) -> Feedback:
-    exc_type = error.get("exc_type", "Exception")
+def import_error(error: ErrorInfo) -> Feedback:
+    exc_type = error.exc_type
     summary = (f"Your file raised `{exc_type}` while it was being imported, so none of its "
                f"functions could be graded. Code at the top level of a file (outside any "
                f"function) runs on import: move tests and experiments under "
@@ -103,10 +104,10 @@ def import_error(error: dict[str, Any]) -> Feedback:
                    f" while it was being imported, which stops the program before any function "
                    f"can be graded. Remove it from the top level of your file.")
     if exc_type in ("ModuleNotFoundError", "ImportError"):
-        summary = (f"Your file failed to import a module: {error.get('message', '')}. Only "
+        summary = (f"Your file failed to import a module: {error.message}. Only "
                    f"jax, flax, numpy and the standard library are available to the grader; "
                    f"remove other imports (and `google.colab` ones) from your submission.")
-    return Feedback("import-error", summary, _code(error.get("traceback", "")))
+    return Feedback("import-error", summary, _code(error.traceback))
 
 
 def import_crashed(seconds: float, signal_name: str | None) -> Feedback:
@@ -127,41 +128,40 @@ def not_callable(function: str, found: str) -> Feedback:
     )
 
 
-def wrong_signature(function: str, expected: Sequence[str], error: dict[str, Any]) -> Feedback:
+def wrong_signature(function: str, expected: Sequence[str], error: ErrorInfo) -> Feedback:
     want = f"{function}({', '.join(expected)})"
-    got = f"{function}{error.get('signature', '(...)')}"
+    got = f"{function}{error.signature}"
     return Feedback(
         "wrong-signature",
-        f"Your `{function}` cannot be called as `{want}`: {error.get('message', '')}. "
+        f"Your `{function}` cannot be called as `{want}`: {error.message}. "
         f"Your definition is `{got}`; change it to take exactly these parameters, in this "
         f"order.",
     )
 
 
-def runtime_error(function: str, error: dict[str, Any]) -> Feedback:
-    exc_type = error.get("exc_type", "Exception")
-    if exc_type == "NetworkBlockedError" or "network access is blocked" in error.get("message",
-                                                                                      ""):
+def runtime_error(function: str, error: ErrorInfo) -> Feedback:
+    exc_type = error.exc_type
+    if exc_type == "NetworkBlockedError" or "network access is blocked" in error.message:
         return Feedback(
             "network-blocked",
             f"Your `{function}` tried to use the network, which the grader blocks for "
             f"submitted code: nothing can be downloaded while grading. Put everything your "
             f"code needs in your submission (and remove `pip install` or download calls).",
-            _code(error.get("traceback", "")))
-    message = error.get("message", "").strip().splitlines()
+            _code(error.traceback))
+    message = error.message.strip().splitlines()
     first = message[0].rstrip(":.") if message else ""
-    if exc_type == "NotImplementedError" and error.get("raised_by_student", True):
+    if exc_type == "NotImplementedError" and error.raised_by_student:
         return Feedback(
             "not-implemented",
             f"Your `{function}` raised `NotImplementedError`"
             + (f" ({first})" if first else "")
             + ": it is still the starter stub. Replace the `raise NotImplementedError` line "
               "with your solution.",
-            _code(error.get("traceback", "")))
+            _code(error.traceback))
     return Feedback(
         "runtime-error",
         f"Your `{function}` raised `{exc_type}`" + (f": {first}" if first else "") + ".",
-        _code(error.get("traceback", "")),
+        _code(error.traceback),
     )
 
 
@@ -232,10 +232,10 @@ def no_fresh_worker(function: str) -> Feedback:
     )
 
 
-def check_failed(check: Any, outcome: dict[str, Any]) -> Feedback:
-    """A custom check that did not pass (``check`` is a :class:`~autograder.checks.CustomCheck`)."""
-    message = str(outcome.get("message", "")).strip()
-    if outcome.get("status") == "skipped":
+def check_failed(check: Any, outcome: CheckOutcome) -> Feedback:
+    """A custom check that did not pass (``check`` is the spec's declaration of it)."""
+    message = outcome.message.strip()
+    if outcome.status == "skipped":
         return Feedback("check-skipped", f"The check \u201c{check.name}\u201d was not run "
                         f"({message}); it is worth no points.")
     if check.hide_errors is not None:

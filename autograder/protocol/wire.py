@@ -1,15 +1,11 @@
-"""What crosses the process boundary between the grader and a worker: plain data only.
+"""How messages travel between the grader and a worker: JSON lines and ``.npy`` arrays.
 
 Messages are single JSON lines. Arrays travel as ``.npy`` bytes (base64 in the JSON) that the
-trusted side reads with ``allow_pickle=False``; nothing is ever unpickled. This module is
-imported by both sides, so it depends on the standard library and numpy only.
-
-Everything a worker sends is untrusted: code under test shares its process and can write on
-the reply channel itself. So the trusted side checks a reply at the boundary, once
-(:func:`check_reply`): it must answer the request just made (its ``id``), nest no deeper than
-any real reply does, carry the right types under every key the grader reads, and hold arrays
-whose ``.npy`` header agrees with its payload before anything is allocated. Anything else is
-a :class:`ProtocolError`, which costs the problem being graded, never the grading.
+trusted side reads with ``allow_pickle=False``; nothing is ever unpickled. A line from a
+worker is untrusted: it must nest no deeper than any real message does (checked before the
+JSON parser, which would recurse), fit in :data:`MAX_MESSAGE_BYTES`, and an array's ``.npy``
+header must agree with its payload before anything is allocated. Anything else is a
+:class:`ProtocolError`. What the messages mean is :mod:`.messages`.
 """
 
 from __future__ import annotations
@@ -103,23 +99,6 @@ def decode_array(message: Any) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran else "C").copy()
 
 
-def encode_value(value: Any) -> dict[str, Any]:
-    """An argument: ndarray, or a Python float/int/bool/None."""
-    if isinstance(value, np.ndarray):
-        return encode_array(value)
-    if value is None or isinstance(value, bool | int | float):
-        return {"kind": "scalar", "value": value}
-    raise TypeError(f"cannot send {type(value).__name__} to a worker")
-
-
-def decode_value(message: dict[str, Any]) -> Any:
-    if message.get("kind") == "ndarray":
-        return decode_array(message)
-    if message.get("kind") == "scalar":
-        value = message.get("value")
-        if value is None or isinstance(value, bool | int | float):
-            return value
-    raise ProtocolError(f"malformed value: {str(message)[:200]}")
 
 
 def send(stream: BinaryIO, message: dict[str, Any]) -> None:
@@ -157,90 +136,6 @@ def parse(line: bytes) -> dict[str, Any]:
         raise ProtocolError(f"not JSON: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")
-    return message
-
-
-# -- checking replies on the trusted side ---------------------------------------------------
-
-_NUMBER = (int, float)
-#: Keys the trusted side reads, with the types it needs (None allowed where it reads None).
-_ERROR_KEYS: dict[str, tuple[type, ...]] = {
-    "kind": (str,), "exc_type": (str,), "message": (str,), "traceback": (str,),
-    "filename": (str,), "lineno": (int, type(None)), "text": (str,), "found": (str,),
-    "signature": (str,), "seconds": _NUMBER, "names": (list,), "cell_errors": (list,),
-    "raised_by_student": (bool,),
-}
-_EVENT_KEYS: dict[str, tuple[type, ...]] = {
-    "lift": (str,), "where": (str, type(None)), "wraps": (str, type(None)),
-    "target": (str, list, dict, int, float, bool, type(None)), "args": (dict,),
-    "calls": (int,),
-}
-
-
-def _require(message: Mapping[str, Any], key: str, kinds: tuple[type, ...], where: str,
-             optional: bool = True) -> None:
-    if key not in message:
-        if not optional:
-            raise ProtocolError(f"{where}: no {key!r}")
-        return
-    value = message[key]
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise ProtocolError(f"{where}: {key!r} is {type(value).__name__}")
-
-
-def _check_keys(message: Any, keys: Mapping[str, tuple[type, ...]], where: str) -> None:
-    if not isinstance(message, dict):
-        raise ProtocolError(f"{where} is not an object")
-    for key, kinds in keys.items():
-        _require(message, key, kinds, where)
-
-
-def _check_list_of(items: Any, keys: Mapping[str, tuple[type, ...]], where: str,
-                   limit: int = 100_000) -> None:
-    if not isinstance(items, list) or len(items) > limit:
-        raise ProtocolError(f"{where} is not a list of at most {limit} items")
-    for item in items:
-        _check_keys(item, keys, where)
-
-
-def check_reply(message: dict[str, Any], expected_id: int | None) -> dict[str, Any]:
-    """``message`` as the trusted side may read it, or a ProtocolError: it answers request
-    ``expected_id`` (None: the ``ready`` message), every key read has its type, arrays are
-    decoded (``output`` becomes an ndarray)."""
-    if expected_id is None:
-        if message.get("op") != "ready":
-            raise ProtocolError("the first message was not the worker's 'ready'")
-        _require(message, "versions", (dict,), "ready", optional=False)
-        _require(message, "backend", (str,), "ready", optional=False)
-        _require(message, "jail", (dict,), "ready")
-        if not all(isinstance(v, str) for v in message["versions"].values()):
-            raise ProtocolError("ready: versions must be strings")
-        return message
-    if message.get("id") != expected_id:
-        raise ProtocolError(f"a reply to request {message.get('id')!r} came when request "
-                            f"{expected_id} was waiting: something else wrote on the "
-                            f"grader's reply channel")
-    _require(message, "ok", (bool,), "reply", optional=False)
-    for key, kinds in {"printed": (str,), "returned": (str,), "signature": (str,),
-                       "seconds": _NUMBER, "too_large": (int,), "checks": (list,)}.items():
-        _require(message, key, kinds, "reply")
-    if "trace" in message:
-        _check_list_of(message["trace"], _EVENT_KEYS, "a lift event", limit=10_000)
-    if "cell_errors" in message:
-        _check_list_of(message["cell_errors"], {"cell": (int,), "exc_type": (str,),
-                                                "message": (str,)}, "a cell error")
-    if "checks" in message:
-        _check_list_of(message["checks"], {"id": (str,), "status": (str,),
-                                           "score": (int, float, type(None)),
-                                           "message": (str,), "printed": (str,)}, "a check")
-        if not all("id" in c and "status" in c for c in message["checks"]):
-            raise ProtocolError("a check has no id or status")
-    if not message["ok"]:
-        _check_keys(message.get("error"), _ERROR_KEYS, "the error")
-        _require(message["error"], "kind", (str,), "the error", optional=False)
-    output = message.get("output")
-    if output is not None:
-        message["output"] = decode_array(output)
     return message
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.sandbox import memory
-from autograder.sandbox.process import StudentUser
+from autograder.sandbox.limits import StudentUser
 
 STUDENT_USER = "autograder-student"
 #: What the worker template holds that a worker does not pay for (measured: 81 MB of
@@ -151,3 +151,17 @@ def share_read_only(path: Path) -> None:
         wanted = (mode | (0o055 if item.is_dir() else 0o044)) & ~0o022
         if mode != wanted:
             item.chmod(wanted)
+
+
+def lock_down(isolation: Isolation, private: Iterable[Path], workspace: Path,
+              submission: Path, compile_cache: Path | None) -> None:
+    """Before any student worker of a grading starts, when it runs as the student user:
+    ``private`` (problems, the expected-output cache) unreadable to it, the grading's
+    ``workspace`` traversable and its staged ``submission`` readable, JAX's
+    ``compile_cache`` readable and never writable."""
+    if isolation.user is None:
+        return
+    protect(private)
+    let_in(workspace, submission)
+    if compile_cache is not None:
+        share_read_only(compile_cache)

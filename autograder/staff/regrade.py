@@ -31,7 +31,8 @@ import yaml
 
 from autograder.errors import GraderError
 from autograder.gradescope.results import build_results, failure_results, write_results
-from autograder.grading.engine import GradeOptions, WorkerSession, grade
+from autograder.grading.engine import GradeOptions, grade
+from autograder.sandbox import WorkerSession
 from autograder.spec import LoadedProblem, discover_problems, load_problems
 
 METADATA = "submission_metadata.yml"

@@ -27,8 +27,10 @@ import numpy as np
 
 from autograder.errors import GraderError, SpecError
 from autograder.grading.cache import ExpectedCache
-from autograder.grading.engine import GradeOptions, ProblemResult, References, WorkerSession, grade
-from autograder.sandbox.process import WorkerSpec, worker_environment
+from autograder.grading.engine import GradeOptions, grade
+from autograder.grading.outcome import ProblemResult
+from autograder.grading.references import References
+from autograder.sandbox import WorkerSession, WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
 from autograder.student.statement import starter
 

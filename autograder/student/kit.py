@@ -27,9 +27,8 @@ from autograder import __version__
 from autograder.errors import GraderError
 from autograder.gradescope.package import write_zip
 from autograder.grading.cache import ExpectedCache, array_digest
-from autograder.grading.diagnose import REFERENCE, Source, source_of
-from autograder.grading.engine import References
-from autograder.sandbox.process import WorkerSpec, worker_environment
+from autograder.grading.references import REFERENCE, References, Source, sources_of
+from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, load_problems, visible_spec_text
 from autograder.student.statement import starter, statement
 
@@ -44,17 +43,6 @@ DISTRIBUTION = "flax-lift-check"
 NUMERIC = ("jax", "jaxlib", "flax", "numpy")
 #: The grader's dependencies a student does not need.
 _NOT_FOR_STUDENTS = ("gradescope-utils",)
-
-
-def _sources(problem: LoadedProblem) -> list[Source]:
-    """The reference and every source a mistake of ``problem`` is compared with."""
-    sources = [REFERENCE]
-    for mistake in problem.spec.mistakes:
-        for detect in mistake.alternatives:
-            source = source_of(detect)
-            if source is not None and source not in sources:
-                sources.append(source)
-    return sources
 
 
 def expected_data(problem: LoadedProblem, outputs: Mapping[Source, Mapping[int, Any]]) -> bytes:
@@ -308,5 +296,5 @@ def build_kit(checkout: Path, problems_dir: Path, output: Path, cache_dir: Path 
     with References(spec, ExpectedCache(cache_dir)) as references:
         for problem in problems:
             outputs[problem.id] = {source: references.outputs(problem, source)
-                                   for source in _sources(problem)}
+                                   for source in sources_of(problem)}
     return write_zip(output, _kit_files(checkout, problems, outputs))

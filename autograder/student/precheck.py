@@ -20,7 +20,8 @@ from rich.markdown import Markdown
 
 from autograder.errors import GraderError
 from autograder.gradescope.results import case_tags
-from autograder.grading.engine import CaseResult, ProblemResult, ReferenceSource, Report
+from autograder.grading.outcome import CaseResult, ProblemResult, Report
+from autograder.grading.references import ReferenceSource
 from autograder.spec import LoadedProblem, load_problems
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
 

@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from autograder.gradescope.results import environment_lines
-from autograder.grading.engine import Report
+from autograder.grading.outcome import Report
 
 
 def _points(value: float) -> str:
