@@ -11,11 +11,12 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from autograder.files import atomic, content_files
+
 #: Files and folders of the checkout that go into the zip.
 INCLUDED = ("setup.sh", "run_autograder", "pyproject.toml", "requirements.lock", "README.md",
             "autograder", "problems")
 EXECUTABLE = frozenset({"setup.sh", "run_autograder"})
-_SKIPPED_PARTS = frozenset({"__pycache__", ".cache", ".mypy_cache", ".pytest_cache"})
 _EPOCH = (2020, 1, 1, 0, 0, 0)
 
 
@@ -25,27 +26,22 @@ def _files(checkout: Path) -> list[Path]:
         path = checkout / name
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: is {checkout} a full checkout?")
-        candidates = [path] if path.is_file() else sorted(path.rglob("*"))
-        files += [p for p in candidates if p.is_file() and not
-                  _SKIPPED_PARTS.intersection(p.relative_to(checkout).parts)
-                  and p.suffix not in (".pyc", ".pyo")]
+        files += [path] if path.is_file() else content_files(path)
     return files
 
 
 def write_zip(output: Path, entries: Iterable[tuple[str, bytes, int]]) -> list[str]:
     """Write ``(name, data, mode)`` entries to ``output`` deterministically (fixed
     timestamps, in the order given), atomically; return the names."""
-    output.parent.mkdir(parents=True, exist_ok=True)
     names = []
-    temporary = output.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with atomic(output) as handle, zipfile.ZipFile(
+            handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data, mode in entries:
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100000 | mode) << 16
             archive.writestr(info, data)
             names.append(name)
-    temporary.replace(output)
     return names
 
 

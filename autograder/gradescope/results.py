@@ -10,12 +10,11 @@ is recognised), markdown output, and the environment in the top-level output so 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autograder.files import write_atomically
 from autograder.grading.outcome import CaseResult, ProblemResult, Report
 
 MAX_OUTPUT = 100_000
@@ -174,17 +173,5 @@ def failure_results(traceback_text: str) -> dict[str, Any]:
 
 def write_results(path: Path | str, results: Mapping[str, Any]) -> None:
     """Write ``results`` to ``path`` atomically: a reader sees the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    fd, temporary = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(Path(path), text)

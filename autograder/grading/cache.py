@@ -10,11 +10,10 @@ arrays, so a corrupted or edited entry is detected and recomputed rather than tr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import platform
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from importlib import metadata
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.files import atomic, folder_digest
 from autograder.spec import LoadedProblem
 
 _VERSIONED = ("jax", "jaxlib", "flax", "numpy")
@@ -44,9 +44,7 @@ def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
     def add(label: str, data: bytes) -> None:
         digest.update(label.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
 
-    for path in sorted(problem.directory.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            add(str(path.relative_to(problem.directory)), path.read_bytes())
+    add("problem", folder_digest([problem.directory], problem.directory).encode())
     root = Path(__file__).resolve().parent.parent
     for name in _CODE:
         code = root / name
@@ -129,15 +127,7 @@ class ExpectedCache:
         missing = sorted(i for i, a in outputs.items() if a is None)
         meta = json.dumps({"fingerprint": key, "source": source, "missing": missing,
                            "digest": array_digest(arrays)}).encode()
-        temporary = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-            with os.fdopen(fd, "wb") as handle:
-                members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8),
-                                           **arrays}
-                np.savez(handle, **members)
-            os.replace(temporary, path)
-        except OSError:
-            if temporary is not None:  # a read-only or full cache only costs time
-                Path(temporary).unlink(missing_ok=True)
+        members: dict[str, Any] = {"__meta__": np.frombuffer(meta, dtype=np.uint8), **arrays}
+        # A read-only or full cache only costs time.
+        with contextlib.suppress(OSError), atomic(path, 0o600) as handle:
+            np.savez(handle, **members)

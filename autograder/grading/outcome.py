@@ -16,6 +16,11 @@ from autograder.grading.feedback import Feedback
 from autograder.spec import LoadedProblem
 
 
+def format_points(value: float) -> str:
+    """Points as people read them: ``2.5``, ``3.33``, ``10`` (two decimals at most)."""
+    return f"{round(value, 2):g}"
+
+
 @dataclass(frozen=True)
 class CaseResult:
     index: int

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import SubmissionError
+from autograder.files import NOT_CONTENT
 from autograder.worker.notebook import MAX_NOTEBOOK_BYTES, NotebookError, read_cells
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
 MAX_FILE_BYTES = MAX_NOTEBOOK_BYTES
-_IGNORED_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", "__MACOSX", ".git", ".venv",
-                           "venv", "site-packages"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class Submission:
 def _walk(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if any(part in _IGNORED_DIRS or part.startswith(".") for part in relative.parts):
+        if any(part in NOT_CONTENT or part.startswith(".") for part in relative.parts):
             continue
         if path.is_file() and not path.is_symlink():
             yield path

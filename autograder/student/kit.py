@@ -25,6 +25,7 @@ import numpy as np
 
 from autograder import __version__
 from autograder.errors import GraderError
+from autograder.files import content_files
 from autograder.gradescope.package import write_zip
 from autograder.grading.cache import ExpectedCache, array_digest
 from autograder.grading.references import REFERENCE, References, Source, sources_of
@@ -271,8 +272,8 @@ def _kit_files(checkout: Path, problems: Sequence[LoadedProblem],
         text = own.read_text(encoding="utf-8") if own.is_file() else starter(problem)
         yield f"{TOP}/starter/{problem.spec.function}.py", text.encode(), 0o644
     package = checkout / "autograder"
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" not in path.parts and "kit_data" not in path.parts:
+    for path in content_files(package):
+        if path.suffix == ".py" and "kit_data" not in path.parts:
             yield (f"{TOP}/autograder/{path.relative_to(package).as_posix()}",
                    path.read_bytes(), 0o644)
     yield (f"{TOP}/autograder/kit_data/{MANIFEST}",

@@ -20,7 +20,7 @@ from rich.markdown import Markdown
 
 from autograder.errors import GraderError
 from autograder.gradescope.results import case_tags
-from autograder.grading.outcome import CaseResult, ProblemResult, Report
+from autograder.grading.outcome import CaseResult, ProblemResult, Report, format_points
 from autograder.grading.references import ReferenceSource
 from autograder.spec import LoadedProblem, load_problems
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
@@ -81,10 +81,6 @@ def passed(report: Report) -> bool:
     return report.fault is None and all(c.passed for p in report.problems for c in p.tests)
 
 
-def _points(value: float) -> str:
-    return f"{round(value, 2):g}"
-
-
 def _failed_groups(problem: ProblemResult) -> list[list[CaseResult]]:
     """The failed tests, grouped by what went wrong (first occurrence first)."""
     groups: dict[str, list[CaseResult]] = {}
@@ -102,7 +98,7 @@ def print_check(report: Report, console: Console, submission: Path,
     for problem in report.problems:
         ok = all(c.passed for c in problem.tests)
         mark = "[green]✓ passed[/]" if ok else "[red]✗ failed[/]"
-        points = f"{_points(problem.points)}/{_points(problem.max_points)} points"
+        points = f"{format_points(problem.points)}/{format_points(problem.max_points)} points"
         groups = _failed_groups(problem)
         why = "" if ok else "  " + ", ".join(
             f"{g[0].feedback.id} ({len(g)} of {len(problem.tests)} tests)"
@@ -134,7 +130,7 @@ def print_check(report: Report, console: Console, submission: Path,
     console.rule()
     style = "green" if passed(report) else "red"
     console.print(f"[bold {style}]{good} of {total} visible tests passed[/], "
-                  f"{_points(report.points)}/{_points(report.max_points)} points. "
+                  f"{format_points(report.points)}/{format_points(report.max_points)} points. "
                   "Gradescope also runs hidden cases.", highlight=False)
     for warning in warnings:
         console.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import textwrap
 
+from autograder.grading.outcome import format_points
 from autograder.spec import LoadedProblem, Parameter
 from autograder.spec.inputs import describe_call
 
 _HINTS = {"float": "float", "int": "int", "array": "jax.Array"}
-
-
-def _points(value: float) -> str:
-    return f"{round(value, 2):g}"
 
 
 def signature(problem: LoadedProblem) -> str:
@@ -59,10 +56,11 @@ def statement(problem: LoadedProblem) -> str:
         what.append(f"before flattening, its shape is `({', '.join(returns.shape)})`")
     lines += ["**Returns:** " + "; ".join(w for w in what if w) + ".", ""]
     structure = spec.structure
-    lines.append(f"**Points:** {_points(spec.points)}: {_points(spec.case_share)} shared by "
+    lines.append(f"**Points:** {format_points(spec.points)}: "
+                 f"{format_points(spec.case_share)} shared by "
                  f"{len(spec.cases)} cases ({len(visible)} visible, {hidden} hidden)"
-                 + (f", and {_points(structure.points)} for applying the lifted transforms the "
-                    f"exercise asks for." if structure else "."))
+                 + (f", and {format_points(structure.points)} for applying the lifted "
+                    f"transforms the exercise asks for." if structure else "."))
     lines += ["", "The visible cases (the local check runs these; Gradescope also runs the "
               "hidden ones):", ""]
     lines += [f"- {spec.case_label(i)}: `{describe_call(problem, i)}`" for i in visible]

@@ -11,11 +11,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from autograder.gradescope.results import environment_lines
-from autograder.grading.outcome import Report
-
-
-def _points(value: float) -> str:
-    return f"{round(value, 2):g}"
+from autograder.grading.outcome import Report, format_points
 
 
 def print_report(report: Report, console: Console, details: bool = True) -> None:
@@ -29,9 +25,11 @@ def print_report(report: Report, console: Console, details: bool = True) -> None
         ids = [c.feedback.id for c in problem.tests if c.feedback is not None]
         status = f"[red]{ids[0]}[/]" if ids else "[green]all correct[/]"
         table.add_row(problem.problem.spec.function, f"{passed}/{len(problem.tests)}",
-                      f"{_points(problem.points)}/{_points(problem.max_points)}", status)
+                      f"{format_points(problem.points)}/{format_points(problem.max_points)}",
+                      status)
     console.print(table)
-    console.print(f"[bold]Total: {_points(report.points)} / {_points(report.max_points)}[/]")
+    console.print(f"[bold]Total: {format_points(report.points)} / "
+                  f"{format_points(report.max_points)}[/]")
     env = environment_lines(report.environment)
     if env:
         console.print(env, style="dim")
