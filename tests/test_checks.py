@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from autograder.checks import ChecksError, collect
 from autograder.errors import SpecError
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.spec import LoadedProblem, load_problem
-from tests.conftest import EXAMPLES
+from autograder.spec.checkfile import ChecksError, collect
+from tests.conftest import EXAMPLES, REPO
 
 CHECKS = '''
 import unittest
@@ -106,6 +108,24 @@ def test_unreadable_checks_are_spec_errors(tmp_path: Path, with_checks: LoadedPr
     (with_checks.directory / "checks.py").write_text("def broken(:\n")
     with pytest.raises(SpecError, match=r"problem.yaml: checks: checks.py: line 1"):
         load_problem(with_checks.directory)
+
+
+def test_a_checks_files_student_is_the_one_the_worker_sets() -> None:
+    from autograder import checks
+    from autograder.worker import checks as worker_checks
+
+    assert checks.student is worker_checks.student
+    assert checks.__all__ == ["student"]
+
+
+def test_running_checks_imports_nothing_of_the_trusted_side() -> None:
+    """What the worker loads to run checks: ``autograder.checks`` and the worker's module."""
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", "import sys, autograder.checks; print(' '.join(sorted("
+         "m for m in sys.modules if m.startswith(('autograder', 'pydantic', 'yaml')))))"],
+        capture_output=True, text=True, check=True, cwd=REPO).stdout.split()
+    assert out == ["autograder", "autograder.checks", "autograder.worker",
+                   "autograder.worker.checks"]
 
 
 @pytest.mark.worker

@@ -21,13 +21,10 @@ from autograder.grading.diagnose import (
     CaseRun,
     Diagnoser,
     Event,
-    _same,
     check_structure,
     describe_event,
     logical_shape,
-    matches,
     output_signature,
-    trace_holds,
 )
 from autograder.grading.feedback import Feedback
 from autograder.grading.references import Source
@@ -35,6 +32,7 @@ from autograder.protocol.messages import ErrorInfo
 from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
 from autograder.spec.constraints import Constraint
 from autograder.spec.inputs import case_arguments
+from autograder.spec.matchers import parse
 from autograder.worker.trace import plain
 from tests.conftest import PROBLEMS
 
@@ -101,7 +99,12 @@ def detect(**fields: Any) -> Detect:
     return Detect.model_validate(fields)
 
 
-# -- _same ----------------------------------------------------------------------------------
+def same(expected: Any, recorded: Any) -> bool:
+    """Whether the spec value ``expected``, parsed as the loader does, matches ``recorded``."""
+    return parse(expected, "args.x").matches(recorded)
+
+
+# -- matchers -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("expected", "recorded", "result"), [
@@ -114,13 +117,13 @@ def detect(**fields: Any) -> Detect:
 ])
 def test_same_compares_lists_element_by_element(expected: Any, recorded: Any,
                                                 result: bool) -> None:
-    assert _same(expected, recorded) is result
+    assert same(expected, recorded) is result
 
 
 def test_recorded_tuples_arrive_as_lists_and_match_yaml_lists() -> None:
-    assert _same([None, 0], plain((None, 0)))
-    assert _same([0], plain((0,)))
-    assert not _same([0, None], plain((None, 0)))
+    assert same([None, 0], plain((None, 0)))
+    assert same([0], plain((0,)))
+    assert not same([0, None], plain((None, 0)))
 
 
 @pytest.mark.parametrize(("expected", "recorded", "result"), [
@@ -135,7 +138,7 @@ def test_recorded_tuples_arrive_as_lists_and_match_yaml_lists() -> None:
 ])
 def test_same_matches_mappings_by_their_listed_keys(expected: Any, recorded: Any,
                                                     result: bool) -> None:
-    assert _same(expected, recorded) is result
+    assert same(expected, recorded) is result
 
 
 @pytest.mark.parametrize(("expected", "result"), [
@@ -146,18 +149,18 @@ def test_same_matches_mappings_by_their_listed_keys(expected: Any, recorded: Any
     ({"params": "x"}, False),
 ])
 def test_a_missing_recorded_key_counts_as_false_or_null(expected: Any, result: bool) -> None:
-    assert _same(expected, {}) is result
-    assert _same(expected, {"other": 0}) is result
+    assert same(expected, {}) is result
+    assert same(expected, {"other": 0}) is result
 
 
 @pytest.mark.parametrize("zero", [0, 0.0])
 def test_a_missing_recorded_key_is_not_zero(zero: float) -> None:
-    assert not _same({"params": zero}, {})
+    assert not same({"params": zero}, {})
 
 
 def test_a_matcher_applies_to_a_missing_key_as_null() -> None:
-    assert _same({"params": {"not": 0}}, {})
-    assert _same({"params": {"one_of": [0, None]}}, {})
+    assert same({"params": {"not": 0}}, {})
+    assert same({"params": {"one_of": [0, None]}}, {})
 
 
 @pytest.mark.parametrize(("expected", "recorded", "result"), [
@@ -178,7 +181,7 @@ def test_a_matcher_applies_to_a_missing_key_as_null() -> None:
     ({"params": {"not": 0}}, {"params": 0}, False),
 ])
 def test_matchers(expected: Any, recorded: Any, result: bool) -> None:
-    assert _same(expected, recorded) is result
+    assert same(expected, recorded) is result
 
 
 @pytest.mark.parametrize(("expected", "recorded", "result"), [
@@ -197,16 +200,54 @@ def test_matchers(expected: Any, recorded: Any, result: bool) -> None:
     ("<class Dense>", "<class Linear>", False),
 ])
 def test_bool_is_not_int(expected: Any, recorded: Any, result: bool) -> None:
-    assert _same(expected, recorded) is result
+    assert same(expected, recorded) is result
 
 
-# -- matches / trace_holds ------------------------------------------------------------------
+@pytest.mark.parametrize(("expected", "result"), [
+    ({"params": {"not": False}}, True),  # unset is null, which is not false
+    ({"params": {"one_of": [False]}}, False),  # only a plain false stands for unset
+    ({"params": {"not_one_of": [None]}}, False),
+    ({"params": [None]}, False),
+    ({"params": {}}, False),
+])
+def test_an_unset_key_is_null_inside_a_matcher(expected: Any, result: bool) -> None:
+    assert same(expected, {}) is result
+
+
+def test_nnx_carry_in_a_spec_is_the_recorded_marker_class() -> None:
+    carry_first = {"one_of": [["nnx.Carry", 0], [0, "nnx.Carry"]]}
+    assert same(carry_first, plain(("<class Carry>", 0)))
+    assert same(carry_first, [0, "<class Carry>"])
+    assert not same(carry_first, ["nnx.Carry", 0])  # the trace never records the name
+    assert not same(carry_first, [0, 0])
+    assert parse(carry_first, "args.in_axes").describe() == (
+        "one of ((nnx.Carry, 0), (0, nnx.Carry))")
+
+
+def test_matchers_are_parsed_once_into_a_frozen_tree() -> None:
+    from autograder.spec.matchers import Equals, MappingOf, NoneOf, Not, OneOf, SequenceOf
+
+    value = {"params": {"not": 0}, "batch": [None, {"one_of": [0, 1]}],
+             "rest": {"not_one_of": ["nnx.Carry"]}}
+    assert parse(value, "args.x") == MappingOf((
+        ("params", Not(Equals(0))),
+        ("batch", SequenceOf((Equals(None), OneOf((Equals(0), Equals(1)))))),
+        ("rest", NoneOf((Equals("<class Carry>"),)))))
+    loaded = pattern(lift="nn.vmap", args={"variable_axes": value})
+    assert loaded.args["variable_axes"] == parse(value, "args.variable_axes")
+    # Dumped as the spec wrote it (markers as recorded), and loaded back to the same matchers.
+    assert loaded.model_dump()["args"]["variable_axes"]["rest"] == {
+        "not_one_of": ["<class Carry>"]}
+    assert LiftPattern.model_validate(loaded.model_dump()) == loaded
+
+
+# -- LiftPattern.matches / Detect.trace_holds -----------------------------------------------
 
 
 def test_matches_needs_the_same_lift() -> None:
-    assert matches(pattern(lift="nn.vmap"), DENSE_SHARED)
-    assert not matches(pattern(lift="nnx.vmap"), DENSE_SHARED)
-    assert not matches(pattern(lift="nn.scan"), DENSE_SHARED)
+    assert pattern(lift="nn.vmap").matches(DENSE_SHARED)
+    assert not pattern(lift="nnx.vmap").matches(DENSE_SHARED)
+    assert not pattern(lift="nn.scan").matches(DENSE_SHARED)
 
 
 @pytest.mark.parametrize(("wraps", "recorded", "result"), [
@@ -221,22 +262,22 @@ def test_matches_needs_the_same_lift() -> None:
 def test_matches_wraps(wraps: str | None, recorded: str | None, result: bool) -> None:
     event = nn_vmap(variable_axes={"params": None}, split_rngs={"params": False},
                     target="<class ScanBlock>", wraps=recorded)
-    assert matches(pattern(lift="nn.vmap", wraps=wraps), event) is result
+    assert pattern(lift="nn.vmap", wraps=wraps).matches(event) is result
 
 
 def test_matches_compares_only_the_listed_arguments() -> None:
     shared = pattern(lift="nn.vmap", args={"variable_axes": {"params": None},
                                            "split_rngs": {"params": False}, "in_axes": 0})
-    assert matches(shared, DENSE_SHARED)
-    assert not matches(shared, nn_vmap(variable_axes={"params": 0},
-                                       split_rngs={"params": True}))
-    assert not matches(shared, nn_vmap(variable_axes={"params": None},
-                                       split_rngs={"params": False}, in_axes=1))
+    assert shared.matches(DENSE_SHARED)
+    assert not shared.matches(nn_vmap(variable_axes={"params": 0},
+                                      split_rngs={"params": True}))
+    assert not shared.matches(nn_vmap(variable_axes={"params": None},
+                                      split_rngs={"params": False}, in_axes=1))
     # An argument the event lacks is None.
     no_args = {"lift": "nn.vmap", "target": "<class Dense>", "wraps": None, "where": "s.py:1"}
-    assert matches(pattern(lift="nn.vmap"), no_args)
-    assert matches(pattern(lift="nn.vmap", args={"axis_size": None}), no_args)
-    assert not matches(pattern(lift="nn.vmap", args={"in_axes": 0}), no_args)
+    assert pattern(lift="nn.vmap").matches(no_args)
+    assert pattern(lift="nn.vmap", args={"axis_size": None}).matches(no_args)
+    assert not pattern(lift="nn.vmap", args={"in_axes": 0}).matches(no_args)
 
 
 def test_matches_flax_frozendict_arguments_after_plain() -> None:
@@ -247,32 +288,32 @@ def test_matches_flax_frozendict_arguments_after_plain() -> None:
     event = nn_vmap(variable_axes=plain(shared), split_rngs=plain(unsplit))
     problem = load("nn_vmap_forward")
     assert problem.spec.structure is not None
-    assert matches(problem.spec.structure.expect[0], event)
+    assert problem.spec.structure.expect[0].matches(event)
 
 
 def test_a_lifted_function_never_called_matches_nothing() -> None:
     dead = nnx_vmap(in_axes=[None, 0], target="<function fwd>", calls=0)
-    assert not matches(pattern(lift="nnx.vmap"), dead)
-    assert matches(pattern(lift="nnx.vmap"), {**dead, "calls": 2})
+    assert not pattern(lift="nnx.vmap").matches(dead)
+    assert pattern(lift="nnx.vmap").matches({**dead, "calls": 2})
 
 
 def test_trace_holds_with_has_and_lacks() -> None:
     vmap_any = pattern(lift="nnx.vmap")
     split = pattern(lift="nnx.split_rngs")
     wrong_axes = pattern(lift="nnx.vmap", args={"in_axes": [None, 0]})
-    assert trace_holds(detect(has=[vmap_any, split]), ENSEMBLE_OK)
-    assert not trace_holds(detect(has=[vmap_any, split]), ENSEMBLE_OK[2:])
-    assert not trace_holds(detect(has=[wrong_axes]), ENSEMBLE_OK)
-    assert trace_holds(detect(lacks=[wrong_axes]), ENSEMBLE_OK)
-    assert not trace_holds(detect(lacks=[split]), ENSEMBLE_OK)
-    assert not trace_holds(detect(has=[vmap_any], lacks=[split]), ENSEMBLE_OK)
-    assert trace_holds(detect(has=[vmap_any], lacks=[split]), ENSEMBLE_OK[2:])
-    assert trace_holds(detect(lacks=[vmap_any]), ())
-    assert not trace_holds(detect(has=[vmap_any]), ())
+    assert detect(has=[vmap_any, split]).trace_holds(ENSEMBLE_OK)
+    assert not detect(has=[vmap_any, split]).trace_holds(ENSEMBLE_OK[2:])
+    assert not detect(has=[wrong_axes]).trace_holds(ENSEMBLE_OK)
+    assert detect(lacks=[wrong_axes]).trace_holds(ENSEMBLE_OK)
+    assert not detect(lacks=[split]).trace_holds(ENSEMBLE_OK)
+    assert not detect(has=[vmap_any], lacks=[split]).trace_holds(ENSEMBLE_OK)
+    assert detect(has=[vmap_any], lacks=[split]).trace_holds(ENSEMBLE_OK[2:])
+    assert detect(lacks=[vmap_any]).trace_holds(())
+    assert not detect(has=[vmap_any]).trace_holds(())
     # Each pattern of `has` may be met by a different event.
-    assert trace_holds(detect(has=[pattern(lift="nnx.vmap", args={"in_axes": [0]}),
-                                   pattern(lift="nnx.vmap", args={"in_axes": [0, None]})]),
-                       ENSEMBLE_OK)
+    assert detect(has=[pattern(lift="nnx.vmap", args={"in_axes": [0]}),
+                       pattern(lift="nnx.vmap", args={"in_axes": [0, None]})]).trace_holds(
+        ENSEMBLE_OK)
 
 
 # -- describe_event -------------------------------------------------------------------------

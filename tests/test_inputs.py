@@ -148,13 +148,6 @@ def test_explicit_value_ignores_seed() -> None:
         make_array(recipe(value=[1.5], seed=9)).tobytes()
 
 
-def test_recipe_describe() -> None:
-    assert recipe(generate="zeros", shape=[4, 3]).describe() == "float32[4, 3]"
-    assert recipe(generate="zeros", shape=[5], dtype="int32").describe() == "int32[5]"
-    assert recipe(generate="zeros", shape=[]).describe() == "float32[]"
-    assert recipe(value=[[1, 2, 3]]).describe() == "float32[1, 3]"
-
-
 # -- materialize ----------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from autograder.spec import (
     load_problem,
     load_problems,
 )
+from autograder.spec.inputs import make_array
 
 REPO = Path(__file__).resolve().parents[1]
 PROBLEMS = REPO / "problems"
@@ -727,7 +729,8 @@ def test_explicit_value_recipe_loads(tmp_path: Path) -> None:
     problem = load_problem(write_problem(tmp_path, spec))
     recipe = problem.spec.cases[1].args["x_batch"]
     assert isinstance(recipe, ArrayInput)
-    assert recipe.describe() == "float32[1, 5]"
+    array = make_array(recipe)
+    assert array.shape == (1, 5) and array.dtype == np.float32
 
 
 # -- several problems -----------------------------------------------------------------------

@@ -265,7 +265,9 @@ def test_a_renamed_variants_file(tmp_path: Path) -> None:
         "mistakes[0].detect.variant: the variants file 'wrong.py' is missing or is not valid "
         "Python")
     (directory / "wrong.py").write_text(VARIANTS, encoding="utf-8")
-    assert load_problem(directory).spec.variants == "wrong.py"
+    problem = load_problem(directory)
+    assert problem.spec.variants == "wrong.py"
+    assert problem.mistakes_path == directory / "wrong.py"
 
 
 def test_no_variants_file_is_needed_without_variants(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ BROKEN = {
 
 def _mistake_file(problem: LoadedProblem, example: str) -> str:
     params = ", ".join(problem.spec.parameter_names)
-    return (problem.variants_path.read_text() + f"\n\ndef {problem.spec.function}({params}):\n"
+    return (problem.mistakes_path.read_text() + f"\n\ndef {problem.spec.function}({params}):\n"
             f"    return {example}({params})\n")
 
 
@@ -48,7 +48,7 @@ def choose(problem: LoadedProblem, rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.45:
         return "correct"
-    defined = defined_functions(problem.variants_path) or set()
+    defined = defined_functions(problem.mistakes_path) or set()
     examples = [e for m in problem.spec.mistakes
                 if (e := example_name(m, defined)) is not None and e in defined]
     if roll < 0.9 and examples:

@@ -72,7 +72,7 @@ def array_digest(arrays: Mapping[str, np.ndarray]) -> str:
 class ExpectedCache:
     """A folder of ``<problem>-<source>-<fingerprint>.npz`` files; ``None`` disables caching.
 
-    A source is the reference or one of the problem's mistake variants."""
+    A source is the reference or a function of the problem's mistakes file."""
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory

@@ -27,7 +27,7 @@ import numpy as np
 from autograder.grading.feedback import Feedback
 from autograder.grading.references import Source, source_of
 from autograder.protocol.messages import ErrorInfo
-from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake
+from autograder.spec import Detect, LoadedProblem, Mistake
 from autograder.spec.inputs import case_arguments
 
 Event = Mapping[str, Any]
@@ -51,51 +51,6 @@ class CaseRun:
 
 
 # -- the lift trace ------------------------------------------------------------------------
-
-
-def _same(expected: Any, recorded: Any) -> bool:
-    if isinstance(expected, dict) and len(expected) == 1:
-        (key, operand), = expected.items()
-        if key == "not":
-            return not _same(operand, recorded)
-        if key == "one_of":
-            return any(_same(v, recorded) for v in operand)
-        if key == "not_one_of":
-            return not any(_same(v, recorded) for v in operand)
-    if isinstance(expected, dict):
-        if not isinstance(recorded, Mapping):
-            return False
-        # A key the code did not set counts as null (Flax's "not split", "not batched").
-        return all(_same(v, recorded.get(k)) if k in recorded
-                   else v is False or _same(v, None) for k, v in expected.items())
-    if isinstance(expected, list):
-        return (isinstance(recorded, list) and len(expected) == len(recorded)
-                and all(_same(e, r) for e, r in zip(expected, recorded, strict=True)))
-    if isinstance(expected, bool) or isinstance(recorded, bool):
-        return expected is recorded
-    return bool(expected == recorded)
-
-
-def matches(pattern: LiftPattern, event: Event) -> bool:
-    """Whether a recorded lift is the one ``pattern`` describes. A lifted function that was
-    never called is dead code and matches nothing."""
-    if event.get("lift") != pattern.lift or event.get("calls") == 0:
-        return False
-    if pattern.wraps == "nothing" and event.get("wraps") is not None:
-        return False
-    if pattern.wraps not in (None, "nothing") and event.get("wraps") != pattern.wraps:
-        return False
-    args = event.get("args") or {}
-    return all(_same(value, args.get(name)) for name, value in pattern.args.items())
-
-
-def trace_holds(detect: Detect, trace: Sequence[Event], completed: bool = True) -> bool:
-    """Whether the trace has every ``has`` lift and none of the ``lacks`` ones. A lift
-    cannot be said to be lacking from a run that raised before it could be applied."""
-    if detect.lacks and not completed:
-        return False
-    return (all(any(matches(p, e) for e in trace) for p in detect.has)
-            and not any(matches(p, e) for p in detect.lacks for e in trace))
 
 
 def _python(value: Any) -> str:
@@ -217,8 +172,8 @@ class Diagnoser:
             if other is None or not _close(run.got, other, tolerance.rtol, tolerance.atol):
                 return False
         if detect.has or detect.lacks:
-            return run.trace is not None and trace_holds(detect, run.trace,
-                                                         completed=run.error is None)
+            return run.trace is not None and detect.trace_holds(run.trace,
+                                                                completed=run.error is None)
         return True
 
     def named(self, run: CaseRun) -> list[Mistake]:
@@ -291,8 +246,8 @@ def check_structure(problem: LoadedProblem, runs: Sequence[CaseRun],
                         "The lifted transforms could not be checked because your function "
                         f"did not run: {reason}")
     named = [m for m in problem.spec.mistakes
-             if any(d.trace_only and trace_holds(d, trace, completed) for d in m.alternatives)]
-    unmet = [p for p in structure.expect if not any(matches(p, e) for e in trace)]
+             if any(d.trace_only and d.trace_holds(trace, completed) for d in m.alternatives)]
+    unmet = [p for p in structure.expect if not any(p.matches(e) for e in trace)]
     if not named and not unmet:
         return None
     # One line per lift written in the code (the same line runs once per case).

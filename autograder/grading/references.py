@@ -103,8 +103,9 @@ def explain(reply: Reply | Failure) -> str:
 
 
 class References:
-    """Outputs of trusted code (the reference and the mistake variants) on a problem's cases:
-    from the cache, or computed in a trusted worker that is started only when needed."""
+    """Outputs of trusted code (the reference, the functions of the mistakes file) on a
+    problem's cases: from the cache, or computed in a trusted worker started only when
+    needed."""
 
     def __init__(self, spec: WorkerSpec, cache: ExpectedCache, refresh: bool = False,
                  template: Template | None = None) -> None:
@@ -176,7 +177,7 @@ class References:
         worker = self._worker_for()
         limit = problem.spec.time_limit * 4
         is_variant = source.kind == "variant"
-        path = (problem.variants_path if is_variant else problem.reference_path).resolve()
+        path = (problem.mistakes_path if is_variant else problem.reference_path).resolve()
         function = source.name if is_variant else problem.spec.function
         what = f"the variant {source.name!r}" if is_variant else "the reference"
         loaded = worker.request(Load(function, str(path), str(path.parent)), limit)

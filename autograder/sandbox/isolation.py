@@ -1,7 +1,7 @@
 """Setting up isolation on the trusted side: the student user, file permissions, limits.
 
 When the grader runs as root (as on Gradescope), student code runs as a dedicated
-unprivileged user that cannot read the problems folder (references, mistake variants,
+unprivileged user that cannot read the problems folder (references, mistakes files,
 hidden cases, specs) or the expected-output cache, and cannot write the results or the
 grader's code. Not root (a student's laptop), it runs as the same user, and the grader says
 so once. Memory is limited by default to what the container leaves (its cgroup limit, or the

@@ -2,6 +2,13 @@
 
 The only package that reads YAML. What the rest of the grader uses is imported here."""
 
+from autograder.spec.load import (
+    defined_functions,
+    discover_problems,
+    load_problem,
+    load_problems,
+    visible_spec_text,
+)
 from autograder.spec.model import (
     SPEC_FILENAME,
     ArrayInput,
@@ -12,11 +19,6 @@ from autograder.spec.model import (
     Parameter,
     Problem,
     Tolerance,
-    defined_functions,
-    discover_problems,
-    load_problem,
-    load_problems,
-    visible_spec_text,
 )
 
 __all__ = [

@@ -16,9 +16,6 @@ from typing import Any
 from autograder.errors import GraderError
 from autograder.spec import Problem
 
-#: Where the repository keeps the schema, relative to a problem folder's parent's parent.
-SCHEMA_PATH = Path("schema") / "problem.schema.json"
-
 
 class ScaffoldError(GraderError):
     """The problem cannot be scaffolded (a bad name, or the folder exists)."""

@@ -150,7 +150,7 @@ def _check_mistake(problem: LoadedProblem, index: int, mistake: Mistake, defined
                            f"one with `example:`), so validate can prove it is recognised")
         return False
     files = {p.name: p.read_text(encoding="utf-8")
-             for p in [problem.variants_path] if p.is_file()}
+             for p in [problem.mistakes_path] if p.is_file()}
     files["solution.py"] = _wrapper(problem, name)
     result = grader.grade_files(files)
     declared = {m.id for m in problem.spec.mistakes}
@@ -273,7 +273,7 @@ def validate_problem(directory: Path, options: GradeOptions,
             found.error(f"{own if own.is_file() else problem.spec_path}",
                         f"the starter file scores {_score(result)}; it must score 0 (a stub "
                         "that raises NotImplementedError)")
-        defined = defined_functions(problem.variants_path) or set()
+        defined = defined_functions(problem.mistakes_path) or set()
         recognised = 0
         for index, mistake in enumerate(problem.spec.mistakes):
             step(f"mistake {mistake.id}")

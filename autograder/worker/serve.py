@@ -49,7 +49,7 @@ from autograder.protocol.messages import (
     describe_array,
     encode,
 )
-from autograder.worker import capture, jail
+from autograder.worker import capture, checks, jail
 from autograder.worker.notebook import NotebookError, read_cells
 
 
@@ -247,8 +247,6 @@ class Worker:
     # -- custom checks -----------------------------------------------------------------------
 
     def checks(self, request: RunChecks) -> Reply:
-        from autograder import checks
-
         fn = self.functions[request.function]
         ran = capture.call(lambda: checks.run(request.source, request.filename, fn))
         if ran.error is not None or ran.value is None:  # the runner's own failure
