@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder.errors import GraderError
-from autograder.spec import Problem
+from autograder.spec import Problem, load_problem
+from autograder.student.statement import starter
 
 
 class ScaffoldError(GraderError):
@@ -181,25 +182,9 @@ def not_flattened(seed, x_batch, features):
     return nnx.vmap(lambda model, x: model(x), in_axes=(None, 0))(model, x_batch)
 '''
 
-_STARTER = '''\
-"""{title}: the `{name}` exercise.
-
-Check it before you submit:  autograder check <this file>
-"""
-
-import jax
-import jax.numpy as jnp
-from flax import nnx
-
-
-def {name}(seed: float, x_batch: jax.Array, features: float) -> jax.Array:
-    """Apply one nnx.Linear to every row of x_batch with nnx.vmap; return it flattened."""
-    raise NotImplementedError("write {name} here")
-'''
-
-
 def scaffold(problems_dir: Path, name: str) -> list[Path]:
-    """Write ``problems_dir/name/`` (spec, reference, mistakes, starter); the files written."""
+    """Write ``problems_dir/name/`` (spec, reference, mistakes, and the starter generated
+    from the spec); the files written."""
     if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
         raise ScaffoldError(f"{name!r} cannot name an exercise: use a lowercase Python "
                             "function name, such as scan_over_layers")
@@ -207,12 +192,15 @@ def scaffold(problems_dir: Path, name: str) -> list[Path]:
     if folder.exists():
         raise ScaffoldError(f"{folder} already exists: choose another name, or edit it")
     title = name.replace("_", " ").capitalize()
-    files = {"problem.yaml": _SPEC, "reference.py": _REFERENCE, "mistakes.py": _MISTAKES,
-             "starter.py": _STARTER}
+    files = {"problem.yaml": _SPEC, "reference.py": _REFERENCE, "mistakes.py": _MISTAKES}
     folder.mkdir(parents=True)
     written = []
     for filename, template in files.items():
         path = folder / filename
         path.write_text(template.format(name=name, title=title), encoding="utf-8")
         written.append(path)
-    return written
+    # The starter is generated from the spec, as the student kit's are for problems without
+    # one: the signature and docstring always say what the spec does.
+    path = folder / "starter.py"
+    path.write_text(starter(load_problem(folder)), encoding="utf-8")
+    return [*written, path]
