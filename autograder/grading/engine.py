@@ -97,11 +97,11 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     function = problem.spec.function
     if not submission.files:
         return failed_everywhere(feedback.no_python_files(function, submission.other_files))
-    source = submission.locate(function)
-    if source is not None and source.unusable:
-        return failed_everywhere(feedback.unusable_file(function, source.relative,
-                                                        source.error or "unreadable"))
-    if source is None:
+    found = submission.locate(function)
+    if found is not None and found.unusable:
+        return failed_everywhere(feedback.unusable_file(function, found.relative,
+                                                        found.error or "unreadable"))
+    if found is None:
         return failed_everywhere(feedback.missing_function(
             function, [f.relative for f in submission.files], submission.near_names(function)))
 
@@ -109,7 +109,7 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     # beside the student's, so the student's memory limit can be most of the container's.
     expected = references.expected(problem)
     references.release()
-    student = StudentFunction(problem, source, submission.root, spec, template)
+    student = StudentFunction(problem, found, submission.root, spec, template)
     runs: list[CaseRun] = []
     seconds: dict[int, float] = {}
     try:
@@ -181,13 +181,13 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         template = (session.template(env) if session is not None
                     else Template(env, workspace)) if forking_supported() else None
         trusted = References(reference_spec, cache, template=template)
-        source = references or trusted
+        outputs = references or trusted
         try:
             for problem in problems:
                 try:
                     if time.monotonic() >= deadline:
                         raise BudgetExceeded(deadline)
-                    graded.append(_grade_problem(problem, staged, source, student_spec,
+                    graded.append(_grade_problem(problem, staged, outputs, student_spec,
                                                  options, deadline, template))
                 except GraderError:
                     fault = traceback.format_exc()
@@ -197,7 +197,7 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
             if session is None and template is not None:
                 template.stop()
         environments = [p.environment for p in graded if p.environment]
-        environment = dict(environments[0] if environments else source.info)
+        environment = dict(environments[0] if environments else outputs.info)
     environment["isolation"] = isolation.note
     environment["memory_limit_mb"] = round(limits.memory / 2**20) if limits.memory else None
     return Report(tuple(graded), environment, time.monotonic() - start, fault)

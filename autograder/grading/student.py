@@ -40,10 +40,10 @@ class BudgetExceeded(GraderError):
 class StudentFunction:
     """The student's function of one problem, in a fresh worker."""
 
-    def __init__(self, problem: LoadedProblem, source: SourceFile, root: Path,
+    def __init__(self, problem: LoadedProblem, file: SourceFile, root: Path,
                  spec: WorkerSpec, template: Template | None) -> None:
         self.problem = problem
-        self.source = source
+        self.file = file  # the submission's file that defines the function
         self.root = root
         self.spec = spec
         self.template = template
@@ -82,7 +82,7 @@ class StudentFunction:
         self.environment = ready.environment()
         function = self.problem.spec.function
         limit = self.problem.spec.time_limit
-        reply = worker.request(Load(function, str(self.source.path), str(self.root),
+        reply = worker.request(Load(function, str(self.file.path), str(self.root),
                                     trace=True), limit)
         if reply.printed:
             self.printed.append(reply.printed)
@@ -96,7 +96,7 @@ class StudentFunction:
             case Failure():
                 return feedback.import_crashed(reply.seconds, reply.signal_name)
         for cell in getattr(reply, "cell_errors", ()):
-            self.notes.append(f"Cell {cell.cell} of `{self.source.relative}` raised "
+            self.notes.append(f"Cell {cell.cell} of `{self.file.relative}` raised "
                               f"`{cell.exc_type}`: {cell.message}")
         match reply:
             case Loaded():
@@ -108,7 +108,7 @@ class StudentFunction:
             case Raised(error=error) if error.kind == "not-callable":
                 return feedback.not_callable(function, error.found)
             case Raised():  # missing, or the module broke the worker's own lookup of it
-                return feedback.missing_function(function, [self.source.relative])
+                return feedback.missing_function(function, [self.file.relative])
         raise AssertionError(f"{reply!r} does not answer a load")  # decode_reply checked
 
     def call(self, index: int, deadline: float) -> tuple[Reply | Failure, float]:
