@@ -13,7 +13,7 @@ from autograder.errors import SpecError
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.spec import LoadedProblem, load_problem
-from tests.conftest import EXAMPLES
+from tests.support import EXAMPLES
 
 CHECKS = '''
 import unittest
