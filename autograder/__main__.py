@@ -1,3 +1,5 @@
-from autograder.cli.main import run
+"""``python -m autograder COMMAND``: the same command line as ``autograder``."""
+
+from autograder.cli import run
 
 run()

@@ -1,40 +1,44 @@
 """Shared fixtures: the real problems, a session-wide expected-output cache, and a helper
-that grades a small submission written inline, through the real engine and real workers."""
+that grades a small submission written inline, through the real engine and real workers.
+
+Only fixtures live here; the helpers and sources tests share are in ``tests/support.py``."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-from rich.console import Console
 
-from autograder.cli.main import ExitStatus, main
+from autograder.cli.main import ExitStatus
 from autograder.grading.engine import GradeOptions, grade
-from autograder.grading.outcome import ProblemResult, Report
-from autograder.sandbox.isolation import open_runtime
+from autograder.grading.outcome import Report
 from autograder.spec import LoadedProblem, load_problem, load_problems
-
-REPO = Path(__file__).resolve().parent.parent
-PROBLEMS = REPO / "problems"
-EXAMPLES = REPO / "examples"
-SCHEMA = REPO.parent / "shared" / "gradescope" / "results.schema.json"
+from tests.support import (
+    EXAMPLES,
+    PROBLEMS,
+    SCHEMA,
+    GradeFiles,
+    run_check,
+    runtime_unreachable,
+    write_files,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def student_user_can_run_python() -> None:
     """As root (CI, Gradescope) student code runs as an unprivileged user, which must be
-    able to reach the interpreter: where Python lives under a private home (pyenv in
-    /root), let other users traverse (not list) the way to it, as setup.sh does."""
-    if os.geteuid() == 0:
-        open_runtime()
+    able to reach the interpreter. The tests change no permissions: ``make test`` runs
+    ``python -m autograder harden --runtime-only`` first (as setup.sh runs ``harden``), and
+    this fails, naming that command, where the way to Python is still private (pyenv in
+    /root), rather than let student code run as root unnoticed."""
+    if (problem := runtime_unreachable()) is not None:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -67,18 +71,6 @@ def validate_results(results_schema: dict[str, object]) -> Callable[[object], No
         jsonschema.validate(results, results_schema)
 
     return check
-
-
-def write_files(root: Path, files: Mapping[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
-
-
-GradeFiles = Callable[..., Report]
 
 
 @pytest.fixture
@@ -114,20 +106,6 @@ def short_time_limit(tmp_path: Path, problems: dict[str, LoadedProblem]
         return load_problem(target)
 
     return make
-
-
-def only(report: Report) -> ProblemResult:
-    assert len(report.problems) == 1
-    return report.problems[0]
-
-
-def run_check(*argv: str, cache: Path, color: bool = False) -> tuple[ExitStatus, str]:
-    """``autograder check ARGV`` through ``main``: the exit status and what it printed."""
-    console = Console(file=io.StringIO(), width=100, force_terminal=color,
-                      color_system="standard" if color else None)
-    env = {"AUTOGRADER_CACHE": str(cache)}
-    status = main(["check", *argv], env=env, console=console)
-    return status, console.file.getvalue()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

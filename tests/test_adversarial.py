@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,65 +20,27 @@ import pytest
 
 from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
-from autograder.grading.outcome import ProblemResult, Report
-from autograder.sandbox import isolation
+from autograder.grading.outcome import Report
 from autograder.spec import LoadedProblem, load_problem
-from tests.conftest import PROBLEMS, REPO, GradeFiles, write_files
-from tests.test_grading import BATCH, NN_VMAP
+from tests.support import (
+    CORRECT,
+    NN_VMAP,
+    PROBLEMS,
+    REPO,
+    GradeFiles,
+    attack,
+    graded,
+    ids,
+    student_processes,
+    write_files,
+)
 
 pytestmark = [
     pytest.mark.worker,
     pytest.mark.skipif(os.geteuid() != 0, reason="privilege separation needs root"),
 ]
 
-CORRECT = BATCH.format(suffix="")
 MB = 2**20
-
-
-def attack(body: str, returns: str = "_correct(seed, x_batch, features)") -> str:
-    """A vmap_over_batch that runs ``body`` (indented code) and then returns ``returns``."""
-    indented = "\n".join("    " + line for line in body.strip().splitlines())
-    return (CORRECT.replace("def vmap_over_batch(", "def _correct(")
-            + f"\n\ndef vmap_over_batch(seed, x_batch, features):\n{indented}\n"
-              f"    return {returns}\n")
-
-
-def graded(grade_files: GradeFiles, source: str, **options: object) -> tuple[ProblemResult,
-                                                                              ProblemResult]:
-    report = grade_files({"attack.py": source, "fine.py": NN_VMAP}, "vmap_over_batch",
-                         "nn_vmap_forward", visible_only=True, **options)
-    assert report.fault is None, report.fault
-    hostile, sibling = report.problems
-    assert sibling.points == 5.0, "the other problem must keep all its points"
-    assert report.environment["isolation"] == (
-        "Student code runs as the unprivileged user 'autograder-student'.")
-    return hostile, sibling
-
-
-def ids(result: ProblemResult) -> list[str | None]:
-    return [None if c.feedback is None else c.feedback.id for c in result.tests]
-
-
-def student_processes() -> list[int]:
-    """Live processes of the student user (zombies, already dead, are not counted), after
-    giving processes killed at the end of grading a moment to finish dying."""
-    deadline = time.monotonic() + 5
-    while (alive := _student_processes()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return alive
-
-
-def _student_processes() -> list[int]:
-    uid = isolation.ensure_student_user().uid
-    alive = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and entry.stat().st_uid == uid and (
-                    (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z"):
-                alive.append(int(entry.name))
-        except OSError:
-            continue
-    return alive
 
 
 def test_forged_results_files_and_printed_json_change_nothing(

@@ -15,7 +15,7 @@ from rich.console import Console
 from autograder.cli.main import ExitStatus, main
 from autograder.spec import load_problem
 from autograder.staff.authoring import ScaffoldError, scaffold, schema_text, spec_schema
-from tests.conftest import PROBLEMS, REPO
+from tests.support import PROBLEMS, REPO
 
 
 def run(argv: list[str], cache: Path | None = None) -> tuple[ExitStatus, str]:

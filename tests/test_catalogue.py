@@ -15,8 +15,8 @@ import pytest
 
 from autograder.grading.outcome import ProblemResult
 from autograder.spec import LoadedProblem
-from tests.conftest import GradeFiles, only
-from tests.test_grading import BATCH as BATCH_TEMPLATE
+from tests.support import BATCH as BATCH_TEMPLATE
+from tests.support import GradeFiles, only
 
 pytestmark = pytest.mark.worker
 

@@ -19,7 +19,7 @@ from autograder.spec import LoadedProblem
 from autograder.student.kit import version_warning
 from autograder.student.precheck import snapshot, watch
 from autograder.student.statement import signature, starter, statement
-from tests.conftest import EXAMPLES, run_check, write_files
+from tests.support import EXAMPLES, run_check, write_files
 
 # -- statements and starters ---------------------------------------------------------------
 

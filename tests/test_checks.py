@@ -15,7 +15,7 @@ from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.spec import LoadedProblem, load_problem
 from autograder.spec.checkfile import ChecksError, collect
-from tests.conftest import EXAMPLES, REPO
+from tests.support import EXAMPLES, REPO
 
 CHECKS = '''
 import unittest

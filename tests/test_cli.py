@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from autograder.cli.main import ExitStatus, main
-from tests.conftest import EXAMPLES, PROBLEMS, REPO, write_files
+from tests.support import EXAMPLES, PROBLEMS, REPO, write_files
 
 
 def quiet_console() -> Console:

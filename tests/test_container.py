@@ -18,9 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, PROBLEMS, REPO
-from tests.test_adversarial import attack
-from tests.test_grading import NN_VMAP
+from tests.support import EXAMPLES, NN_VMAP, PROBLEMS, REPO, attack
 from tools import container
 
 pytestmark = [

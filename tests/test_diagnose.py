@@ -34,7 +34,7 @@ from autograder.spec.constraints import Constraint
 from autograder.spec.inputs import case_arguments
 from autograder.spec.matchers import parse
 from autograder.worker.trace import plain
-from tests.conftest import PROBLEMS
+from tests.support import PROBLEMS
 
 RTOL, ATOL = 1e-5, 1e-6
 

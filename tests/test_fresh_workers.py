@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.conftest import EXAMPLES, GradeFiles
+from tests.support import EXAMPLES, GradeFiles
 
 CORRECT = (EXAMPLES / "correct" / "solution.py").read_text()
 

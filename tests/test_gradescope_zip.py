@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.gradescope.package import build_zip
-from tests.conftest import EXAMPLES, REPO, write_files
+from tests.support import EXAMPLES, REPO, write_files
 
 
 def _run(command: list[str], root: Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -16,36 +16,9 @@ import pytest
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.outcome import ProblemResult
 from autograder.spec import LoadedProblem, load_problem
-from tests.conftest import EXAMPLES, GradeFiles, only
+from tests.support import BATCH, EXAMPLES, NN_VMAP, GradeFiles, only
 
 pytestmark = pytest.mark.worker
-
-BATCH = '''
-from flax import nnx
-
-
-def vmap_over_batch(seed, x_batch, features):
-    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
-
-    @nnx.vmap(in_axes=(None, 0))
-    def fwd(model, x):
-        return model(x)
-
-    return fwd(model, x_batch).reshape(-1){suffix}
-'''
-
-NN_VMAP = '''
-import jax
-from flax import linen as nn
-
-
-def nn_vmap_forward(seed, x_batch, features):
-    layer = nn.vmap(nn.Dense, in_axes=0, out_axes=0, variable_axes={"params": None},
-                    split_rngs={"params": False})(features=features)
-    params = layer.init(jax.random.PRNGKey(seed), x_batch)
-    return layer.apply(params, x_batch).reshape(-1)
-'''
-
 
 def batch(suffix: str = "", prefix: str = "") -> str:
     return prefix + BATCH.format(suffix=suffix)

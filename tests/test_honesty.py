@@ -24,9 +24,18 @@ import pytest
 from autograder.gradescope.results import build_results
 from autograder.sandbox import limits, memory
 from autograder.spec import LoadedProblem
-from tests.conftest import EXAMPLES, PROBLEMS, REPO, GradeFiles
-from tests.test_adversarial import CORRECT, attack, graded, ids, student_processes
-from tests.test_grading import NN_VMAP
+from tests.support import (
+    CORRECT,
+    EXAMPLES,
+    NN_VMAP,
+    PROBLEMS,
+    REPO,
+    GradeFiles,
+    attack,
+    graded,
+    ids,
+    student_processes,
+)
 
 pytestmark = [
     pytest.mark.worker,

@@ -24,7 +24,7 @@ from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem
 from autograder.spec.inputs import case_arguments
 from autograder.student.kit import KitReferences, load_kit
-from tests.conftest import EXAMPLES, PROBLEMS, run_check
+from tests.support import EXAMPLES, PROBLEMS, run_check
 
 TOP = "flax-lift-kit"
 

@@ -24,7 +24,7 @@ from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.spec import load_problems
 from autograder.staff.regrade import ExportError, done, problems_digest, read_export
-from tests.conftest import EXAMPLES, PROBLEMS, REPO
+from tests.support import EXAMPLES, PROBLEMS, REPO
 
 HANG = "def vmap_over_batch(seed, x_batch, features):\n    while True:\n        pass\n"
 CRASH = "import os\n\n\ndef vmap_over_batch(seed, x_batch, features):\n    os.abort()\n"

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from autograder.errors import SpecError
 from autograder.spec import Detect, LiftPattern, Mistake, load_problem, load_problems
-from tests.conftest import PROBLEMS
+from tests.support import PROBLEMS
 
 SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "scan_over_layers", "vmap_over_batch",
            "vmap_over_ensemble", "vmap_per_input"]

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from autograder.worker.trace import Tracer, plain
-from tests.conftest import REPO
+from tests.support import REPO
 
 # -- plain() ---------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The TA's front door: authoring and validating problems, regrading a class, its analytics."""
