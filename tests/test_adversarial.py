@@ -290,7 +290,7 @@ def test_the_graders_code_and_run_autograder_cannot_be_changed(
         grade_files: GradeFiles) -> None:
     import autograder.grading.engine
 
-    targets = [Path(autograder.engine.__file__), REPO / "run_autograder", REPO / "setup.sh"]
+    targets = [Path(autograder.grading.engine.__file__), REPO / "run_autograder", REPO / "setup.sh"]
     before = [hashlib.sha256(p.read_bytes()).hexdigest() for p in targets]
     body = f"""
 for path in {[str(p) for p in targets]!r}:

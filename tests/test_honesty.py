@@ -175,7 +175,7 @@ def test_a_forged_array_costs_only_its_problem(grade_files: GradeFiles, what: st
     body = FORGE + FORGED_REPLIES[what] + '''
 import json
 output = {"kind": "ndarray", "npy": base64.b64encode(raw).decode()}
-os.write(3, json.dumps({"ok": True, "id": request_id, "output": output, "returned": "x",
+os.write(3, json.dumps({"type": "returned", "id": request_id, "output": output, "returned": "x",
                         "trace": [], "printed": "", "seconds": 0.0}).encode() + b"\\n")
 '''
     hostile, sibling = graded(grade_files, attack(body))
@@ -202,7 +202,7 @@ def test_a_reply_to_no_request_costs_only_its_problem(grade_files: GradeFiles) -
     # Two answers to one request: the extra one is caught before the next request.
     body = FORGE + '''
 import json
-os.write(3, json.dumps({"ok": False, "id": request_id, "printed": "",
+os.write(3, json.dumps({"type": "raised", "id": request_id, "printed": "",
                         "error": {"kind": "runtime-error", "message": "forged"}}).encode() + b"\\n")
 '''
     hostile, sibling = graded(grade_files, attack(body))
@@ -406,11 +406,11 @@ def test_the_alarm_keeps_the_problems_graded_before_it(
     """The overall alarm (``SIGALRM``, the backstop for a hang on the trusted side) rings
     after the first problem: the results keep that problem, plus the fault for staff."""
     from autograder.cli import main as cli
-    from autograder.grading import engine
+    from autograder.grading import engine, outcome
 
     def grade_then_alarm(submission: Path, problems: list[LoadedProblem],
                          options: engine.GradeOptions,
-                         graded: list[engine.ProblemResult]) -> engine.Report:
+                         graded: list[outcome.ProblemResult]) -> outcome.Report:
         engine.grade(submission, problems[:1], options, graded=graded)
         cli._out_of_time(signal.SIGALRM, None)  # as if the alarm rang now
         raise AssertionError("unreachable")
