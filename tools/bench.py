@@ -128,7 +128,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _starts(what: str, spec: WorkerSpec, template: Template | None, count: int) -> None:
     """Start ``count`` workers one after the other; print the median wall and CPU time."""
-    walls, cpus = [], []
+    walls, cpus, held = [], [], []
     for _ in range(count):
         start = time.monotonic()
         with WorkerProcess(spec, template) as worker:
@@ -136,8 +136,11 @@ def _starts(what: str, spec: WorkerSpec, template: Template | None, count: int) 
             walls.append(time.monotonic() - start)
             assert worker.pid is not None
             cpus.append(_cpu_seconds(worker.pid))
+            held.append(worker.memory())
     print(f"{what} {statistics.median(walls) * 1000:5.0f} ms wall, "
-          f"{statistics.median(cpus) * 1000:4.0f} ms CPU (median of {count})")
+          f"{statistics.median(cpus) * 1000:4.0f} ms CPU, "
+          f"{statistics.median(held) / 2**20:5.1f} MB of its own once ready "
+          f"(median of {count})")
 
 
 def worker_start(env: dict[str, str], count: int = 10) -> None:
@@ -179,9 +182,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--one-core", action="store_true",
                         help="pin every process to CPU 0 (closer to Gradescope's half vCPU)")
+    parser.add_argument("--workers-only", action="store_true",
+                        help="measure only what a worker costs to start")
     options = parser.parse_args()
     pin = ["taskset", "-c", "0"] if options.one_core else []
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    if options.workers_only:
+        worker_start(env)
+        return 0
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     cache = scratch / "expected"
     problems = REPO / "problems"
@@ -193,7 +201,7 @@ def main() -> int:
                     "--cache", str(cache)], cwd=REPO, env=env, check=True,
                    capture_output=True)
     plans = {
-        "baseline (in-process, correct)": [*pin, PYTHON, "-c", BASELINE, str(problems),
+        "baseline (in-process, correct)": [*pin, PYTHON, "-B", "-c", BASELINE, str(problems),
                                            str(correct / "solution.py")],
         "grader, correct": [*pin, *grade, str(correct)],
         "grader, correct, visible cases": [*pin, *grade, "--visible-only", str(correct)],
