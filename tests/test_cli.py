@@ -19,6 +19,7 @@ from autograder.cli import arguments
 from autograder.cli.main import HANDLERS, ExitStatus, main
 from autograder.cli.status import UsageError, guarded
 from autograder.errors import GraderError, SpecError
+from autograder.gradescope.run import Layout
 from autograder.sandbox import isolation
 from autograder.sandbox.process import StudentUser
 from tests.conftest import EXAMPLES, PROBLEMS, REPO, write_files
@@ -122,6 +123,16 @@ def test_grade_exits_3_when_it_cannot_write_the_results(tmp_path: Path) -> None:
     assert status == ExitStatus.ERROR
     said = " ".join(err.file.getvalue().split())  # type: ignore[attr-defined]
     assert said.startswith(f"autograder grade: cannot write {taken}: ")
+
+
+def test_the_gradescope_layout_moves_every_path_under_root(tmp_path: Path) -> None:
+    layout = Layout.under(tmp_path)
+    assert (layout.submission, layout.results) == (
+        tmp_path / "submission", tmp_path / "results" / "results.json")
+    assert (layout.problems, layout.cache) == (
+        tmp_path / "source" / "problems", tmp_path / "source" / ".cache" / "expected")
+    moved = Layout.under(tmp_path, problems=PROBLEMS, cache=tmp_path / "c")
+    assert (moved.problems, moved.cache) == (PROBLEMS, tmp_path / "c")
 
 
 # -- the dispatch and the exit statuses --------------------------------------------------------
