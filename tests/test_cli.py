@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,8 +15,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from autograder.cli.main import ExitStatus, main
+from autograder.cli import arguments
+from autograder.cli.main import HANDLERS, ExitStatus, main
+from autograder.cli.status import UsageError, guarded
+from autograder.errors import GraderError, SpecError
+from autograder.gradescope.run import Layout
+from autograder.sandbox import StudentUser, isolation
 from tests.support import EXAMPLES, PROBLEMS, REPO, write_files
+
+BROKEN_SPEC = {
+    "broken/problem.yaml": "function: f\ntitle: t\npoints: 1\nparameters: []\ncases: []\n",
+    "broken/reference.py": "def f():\n    return 0\n",
+}
 
 
 def quiet_console() -> Console:
@@ -65,10 +78,7 @@ def test_grade_writes_valid_results_with_problem_and_pitfall_tags(
 
 def test_a_malformed_spec_still_writes_valid_results_that_blame_the_grader(
         tmp_path: Path, validate_results: Callable[[object], None]) -> None:
-    problems = write_files(tmp_path / "problems", {
-        "broken/problem.yaml": "function: f\ntitle: t\npoints: 1\nparameters: []\ncases: []\n",
-        "broken/reference.py": "def f():\n    return 0\n",
-    })
+    problems = write_files(tmp_path / "problems", BROKEN_SPEC)
     submission = write_files(tmp_path / "sub", {"solution.py": "def f():\n    return 1\n"})
     out = tmp_path / "results.json"
     console = quiet_console()
@@ -100,6 +110,137 @@ def test_a_missing_submission_path_is_a_grader_fault_with_valid_results(
     results = json.loads(out.read_text())
     validate_results(results)
     assert "does not exist" in results["tests"][1]["output"]
+
+
+def test_grade_exits_3_when_it_cannot_write_the_results(tmp_path: Path) -> None:
+    problems = write_files(tmp_path / "problems", BROKEN_SPEC)
+    taken = tmp_path / "results.json"
+    taken.mkdir()  # a folder where the file should go
+    out, err = quiet_console(), quiet_console()
+    status = main(["grade", str(tmp_path), "--results", str(taken), "--problems", str(problems)],
+                  env={}, console=out, errors=err)
+    assert status == ExitStatus.ERROR
+    said = " ".join(err.file.getvalue().split())  # type: ignore[attr-defined]
+    assert said.startswith(f"autograder grade: cannot write {taken}: ")
+
+
+def test_the_gradescope_layout_moves_every_path_under_root(tmp_path: Path) -> None:
+    layout = Layout.under(tmp_path)
+    assert (layout.submission, layout.results) == (
+        tmp_path / "submission", tmp_path / "results" / "results.json")
+    assert (layout.problems, layout.cache) == (
+        tmp_path / "source" / "problems", tmp_path / "source" / ".cache" / "expected")
+    moved = Layout.under(tmp_path, problems=PROBLEMS, cache=tmp_path / "c")
+    assert (moved.problems, moved.cache) == (PROBLEMS, tmp_path / "c")
+
+
+# -- the dispatch and the exit statuses --------------------------------------------------------
+
+def test_every_command_of_the_parser_has_one_handler() -> None:
+    (commands,) = [action for action in arguments.parser()._actions
+                   if isinstance(action, argparse._SubParsersAction)]
+    assert sorted(commands.choices) == sorted(HANDLERS)
+    for name in HANDLERS:
+        assert main([name, "--help"], env={}) == ExitStatus.SUCCESS
+
+
+def test_one_map_from_exceptions_to_exit_statuses() -> None:
+    def raising(error: Exception) -> Callable[[], ExitStatus]:
+        def call() -> ExitStatus:
+            raise error
+        return call
+
+    console = quiet_console()
+    assert guarded("x", lambda: ExitStatus.FAILURE, console) == ExitStatus.FAILURE
+    assert guarded("x", raising(UsageError("give a path")), console) == ExitStatus.USAGE
+    assert guarded("x", raising(GraderError("a worker died")), console) == ExitStatus.ERROR
+    assert guarded("x", raising(SpecError([])), console) == ExitStatus.ERROR
+    assert console.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "autograder x: give a path", "autograder x: a worker died", "autograder x: "]
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
+        guarded("x", raising(ZeroDivisionError()), console)
+
+
+def test_errors_go_to_the_error_console(tmp_path: Path) -> None:
+    out, err = quiet_console(), quiet_console()
+    status = main(["regrade", str(tmp_path), "--jobs", "0"], env={}, console=out, errors=err)
+    assert status == ExitStatus.USAGE
+    assert out.file.getvalue() == ""  # type: ignore[attr-defined]
+    assert err.file.getvalue() == "autograder regrade: --jobs must be at least 1\n"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("argv", "status", "said"), [
+    (["regrade", "{tmp}/nope.zip"], ExitStatus.USAGE, "autograder regrade: {tmp}/nope.zip does "
+                                                      "not exist"),
+    (["regrade", "{tmp}/export", "--problems", "{tmp}/problems"], ExitStatus.ERROR,
+     "autograder regrade: {tmp}/problems/broken/problem.yaml: parameters:"),
+    (["warm", "--problems", "{tmp}/problems", "--cache", "{tmp}/cache"], ExitStatus.ERROR,
+     "autograder warm: {tmp}/problems/broken/problem.yaml: parameters:"),
+    (["kit", "--problems", "{tmp}/problems", "--output", "{tmp}/kit.zip"], ExitStatus.ERROR,
+     "autograder kit: {tmp}/problems/broken/problem.yaml: parameters:"),
+    (["report", "{tmp}/export"], ExitStatus.USAGE, "autograder report: no results in "
+                                                   "{tmp}/export"),
+    (["new", "Not-A-Name", "--problems", "{tmp}/problems"], ExitStatus.USAGE,
+     "autograder new: 'Not-A-Name' cannot name an exercise"),
+    (["harden", "--runtime-only", "--cache", "{tmp}/cache"], ExitStatus.USAGE,
+     "autograder harden: --runtime-only makes no folder private"),
+])
+def test_what_each_command_exits_with_when_it_cannot_go_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], status: ExitStatus,
+        said: str) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    write_files(tmp_path / "problems", BROKEN_SPEC)
+    write_files(tmp_path / "export", {"alice/solution.py": "x = 1\n"})
+    console = Console(file=io.StringIO(), width=300)
+    assert main([a.format(tmp=tmp_path) for a in argv], env={}, console=console) == status
+    assert console.file.getvalue().startswith(said.format(tmp=tmp_path))  # type: ignore[attr-defined]
+
+
+# -- harden ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def no_host_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Harden as root without creating a user or opening the host's runtime."""
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(isolation, "ensure_student_user",
+                        lambda: StudentUser("autograder-student", 4242, 4242))
+    monkeypatch.setattr(isolation, "open_runtime", lambda: [Path("/opt/python")])
+
+
+def test_harden_makes_the_problems_and_cache_private_and_shares_the_compile_cache(
+        tmp_path: Path, no_host_changes: None) -> None:
+    problems, cache, jax = tmp_path / "problems", tmp_path / "expected", tmp_path / "jax"
+    problems.mkdir(mode=0o755)
+    console = quiet_console()
+    status = main(["harden", "--problems", str(problems), "--cache", str(cache),
+                   "--compile-cache", str(jax)], env={}, console=console)
+    assert status == ExitStatus.SUCCESS
+    assert stat.S_IMODE(problems.stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0  # made, then made private
+    assert stat.S_IMODE(jax.stat().st_mode) & 0o055 == 0o055
+    assert " ".join(console.file.getvalue().split()) == (  # type: ignore[attr-defined]
+        f"Student user 'autograder-student' (uid 4242); private: {problems}, {cache}; "
+        "opened for traversal: /opt/python")
+
+
+def test_harden_runtime_only_makes_no_folder_private(
+        tmp_path: Path, no_host_changes: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    protected: list[Path] = []
+    monkeypatch.setattr(isolation, "protect", protected.extend)
+    monkeypatch.setattr(isolation, "share_read_only", protected.append)
+    console = quiet_console()
+    assert main(["harden", "--runtime-only"], env={}, console=console) == ExitStatus.SUCCESS
+    assert protected == []
+    assert console.file.getvalue() == (  # type: ignore[attr-defined]
+        "Student user 'autograder-student' (uid 4242); opened for traversal: /opt/python\n")
+
+
+def test_harden_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    console = quiet_console()
+    assert main(["harden", "--runtime-only"], env={}, console=console) == ExitStatus.USAGE
+    assert console.file.getvalue() == (  # type: ignore[attr-defined]
+        "autograder harden: needs root (it creates a user and changes permissions)\n")
 
 
 def test_zip_has_setup_and_run_autograder_at_its_root(tmp_path: Path) -> None:

@@ -405,24 +405,25 @@ def test_the_alarm_keeps_the_problems_graded_before_it(
         validate_results: Callable[[object], None]) -> None:
     """The overall alarm (``SIGALRM``, the backstop for a hang on the trusted side) rings
     after the first problem: the results keep that problem, plus the fault for staff."""
-    from autograder.cli import main as cli
+    from autograder.cli.main import ExitStatus, main
+    from autograder.gradescope import run as front
     from autograder.grading import engine, outcome
 
     def grade_then_alarm(submission: Path, problems: list[LoadedProblem],
                          options: engine.GradeOptions,
                          graded: list[outcome.ProblemResult]) -> outcome.Report:
         engine.grade(submission, problems[:1], options, graded=graded)
-        cli._out_of_time(signal.SIGALRM, None)  # as if the alarm rang now
+        front.out_of_time(signal.SIGALRM, None)  # as if the alarm rang now
         raise AssertionError("unreachable")
 
-    monkeypatch.setattr(cli, "grade", grade_then_alarm)
+    monkeypatch.setattr(front, "grade", grade_then_alarm)
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "solution.py").write_text(
         (EXAMPLES / "correct" / "solution.py").read_text())
-    status = cli.main(["gradescope", "--root", str(root), "--problems", str(PROBLEMS),
-                       "--cache", str(cache_dir)], env={})
-    assert status == cli.ExitStatus.SUCCESS
+    status = main(["gradescope", "--root", str(root), "--problems", str(PROBLEMS),
+                   "--cache", str(cache_dir)], env={})
+    assert status == ExitStatus.SUCCESS
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
     first = sorted(p.name for p in PROBLEMS.iterdir() if (p / "problem.yaml").exists())[0]

@@ -23,7 +23,14 @@ from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.spec import load_problems
-from autograder.staff.regrade import ExportError, done, problems_digest, read_export
+from autograder.staff.regrade import (
+    PROCESSES,
+    ExportError,
+    Settings,
+    done,
+    problems_digest,
+    read_export,
+)
 from tests.support import EXAMPLES, PROBLEMS, REPO
 
 HANG = "def vmap_over_batch(seed, x_batch, features):\n    while True:\n        pass\n"
@@ -140,6 +147,22 @@ def test_reading_exports(tmp_path: Path, export_zip: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ExportError, match="no submissions"):
         read_export(tmp_path / "empty", tmp_path)
+
+
+def test_settings_share_the_machine_between_the_gradings_side_by_side(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.sandbox import isolation
+
+    monkeypatch.setattr(isolation, "default_memory_limit", lambda share=1: 3000 // share)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    cache = tmp_path / "cache" / "expected"
+    local = Settings.for_local(3, cache, 60.0)
+    assert (local.memory_limit, local.process_limit, local.time_budget) == (
+        1000, 3 * PROCESSES, 60.0)
+    assert (local.cache_dir, local.compile_cache) == (str(cache), str(tmp_path / "cache" / "jax"))
+    cluster = Settings.for_cluster(3, cache, 60.0)  # each Dask worker: up to a core's worth
+    assert (cluster.memory_limit, cluster.process_limit) == (3000, 8 * PROCESSES)
+    assert Settings.for_cluster(12, cache, 60.0).process_limit == 12 * PROCESSES
 
 
 @pytest.mark.worker

@@ -38,6 +38,12 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return base / "flax-lift-autograder" / "expected"
 
 
+def compile_cache_beside(cache: Path) -> Path:
+    """JAX's compilation cache for the expected-output cache ``cache``: ``.../expected`` ->
+    ``.../jax``, the two side by side (as ``setup.sh`` lays them out)."""
+    return cache.parent / "jax"
+
+
 def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
 

@@ -15,7 +15,7 @@ import pwd
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,3 +165,32 @@ def lock_down(isolation: Isolation, private: Iterable[Path], workspace: Path,
     let_in(workspace, submission)
     if compile_cache is not None:
         share_read_only(compile_cache)
+
+
+@dataclass(frozen=True)
+class Hardened:
+    """What :func:`harden` did, to say so."""
+
+    user: StudentUser
+    #: Directories on the way to the Python runtime made traversable (not listable).
+    opened: tuple[Path, ...]
+    #: Folders made unreadable by the student user.
+    private: tuple[Path, ...]
+    #: The folder made readable, not writable, by the student user (the compilation cache).
+    shared: Path | None
+
+
+def harden(private: Sequence[Path] = (), shared: Path | None = None) -> Hardened:
+    """Prepare privilege separation, as root, once (``setup.sh``): create the student user,
+    let it reach the Python runtime, make ``private`` (created if missing: the problems
+    folder, the expected-output cache) unreadable by it and ``shared`` (JAX's compilation
+    cache) readable but not writable. With neither, only the user and the runtime: what a
+    test run as root needs, with no folder of the checkout made private."""
+    user = ensure_student_user()
+    opened = open_runtime()
+    for path in private:
+        path.mkdir(parents=True, exist_ok=True)
+    protect(private)
+    if shared is not None:
+        share_read_only(shared)
+    return Hardened(user, tuple(opened), tuple(private), shared)

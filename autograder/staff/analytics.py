@@ -4,7 +4,8 @@ Reads the results of a regrade (``submissions/<id>/results.json`` with its recor
 folder of Gradescope ``results.json`` files, and writes one self-contained HTML page (charts
 embedded as PNG): the score distribution per problem, the class's misconceptions ranked (how
 many submissions made each known mistake, with its summary), the cases that fail most, and
-the grading time per submission. The headline numbers are also returned for the terminal.
+the grading time per submission. The headline numbers also go to ``summary.json`` and to
+the terminal.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.errors import GraderError
 from autograder.staff.regrade import RECORD, RESULTS, pitfalls, problem_points
+
+SUMMARY = "summary.json"
 
 
 @dataclass(frozen=True)
-class Submission:
+class GradedSubmission:
+    """One submission as the analytics see it: its points per problem, its mistakes, its
+    failed tests and how long it took to grade (from its results.json and regrade record)."""
+
     id: str
     names: str
     score: float
@@ -37,8 +44,10 @@ class Submission:
 
 
 @dataclass(frozen=True)
-class ClassReport:
-    submissions: tuple[Submission, ...]
+class ClassResults:
+    """The graded submissions of a class, and what their numbers add up to."""
+
+    submissions: tuple[GradedSubmission, ...]
     #: ``problem: pitfall`` -> the mistake's summary, when the problems are at hand.
     summaries: Mapping[str, str] = field(default_factory=dict)
 
@@ -75,7 +84,7 @@ class ClassReport:
 
 
 def _submission(identifier: str, results: Mapping[str, Any],
-                record: Mapping[str, Any]) -> Submission:
+                record: Mapping[str, Any]) -> GradedSubmission:
     points = problem_points(results)
     failed = []
     for test in results.get("tests", []):
@@ -83,7 +92,7 @@ def _submission(identifier: str, results: Mapping[str, Any],
             failed.append(str(test.get("name", "?")))
     seconds = record.get("seconds", results.get("execution_time"))
     people = record.get("submitters", [])
-    return Submission(
+    return GradedSubmission(
         id=identifier, names="; ".join(p.get("name", "") for p in people) or identifier,
         score=float(results.get("score", 0)),
         max_score=sum(m for _, m in points.values()), problems=points,
@@ -93,9 +102,9 @@ def _submission(identifier: str, results: Mapping[str, Any],
                                                 for t in results.get("tests", [])))
 
 
-def load(results_dir: Path, summaries: Mapping[str, str] | None = None) -> ClassReport:
+def load(results_dir: Path, summaries: Mapping[str, str] | None = None) -> ClassResults:
     """The graded submissions under ``results_dir`` (a regrade's output, or results files)."""
-    found: list[Submission] = []
+    found: list[GradedSubmission] = []
     regraded = sorted((results_dir / "submissions").glob(f"*/{RESULTS}"))
     if regraded:
         for path in regraded:
@@ -116,7 +125,7 @@ def load(results_dir: Path, summaries: Mapping[str, str] | None = None) -> Class
             if isinstance(results, dict) and "tests" in results:
                 found.append(_submission(path.stem if path.stem != "results"
                                          else path.parent.name, results, {}))
-    return ClassReport(tuple(found), dict(summaries or {}))
+    return ClassResults(tuple(found), dict(summaries or {}))
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -127,7 +136,7 @@ def _png(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _charts(report: ClassReport) -> dict[str, str]:
+def _charts(graded: ClassResults) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,7 +144,7 @@ def _charts(report: ClassReport) -> dict[str, str]:
     from matplotlib.ticker import MaxNLocator
 
     charts = {}
-    functions = report.functions
+    functions = graded.functions
     columns = min(3, max(1, len(functions)))
     rows = max(1, -(-len(functions) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows),
@@ -143,8 +152,8 @@ def _charts(report: ClassReport) -> dict[str, str]:
     for axis in axes.flat[len(functions):]:
         axis.set_visible(False)
     for axis, function in zip(axes.flat, functions, strict=False):
-        got = [s.problems[function][0] for s in report.submissions if function in s.problems]
-        most = max((s.problems[function][1] for s in report.submissions
+        got = [s.problems[function][0] for s in graded.submissions if function in s.problems]
+        most = max((s.problems[function][1] for s in graded.submissions
                     if function in s.problems), default=1.0)
         axis.hist(got, bins=min(11, int(most) + 1), range=(0, most), color="#3b6ea8",
                   edgecolor="white")
@@ -156,7 +165,7 @@ def _charts(report: ClassReport) -> dict[str, str]:
     charts["scores"] = _png(figure)
     plt.close(figure)
 
-    ranked = report.pitfall_counts(declared=True)[:15]
+    ranked = graded.pitfall_counts(declared=True)[:15]
     if ranked:
         figure, axis = plt.subplots(figsize=(8, 0.38 * len(ranked) + 0.8))
         labels = [label for label, _ in ranked][::-1]
@@ -168,7 +177,7 @@ def _charts(report: ClassReport) -> dict[str, str]:
         charts["pitfalls"] = _png(figure)
         plt.close(figure)
 
-    seconds = [s.seconds for s in report.submissions if s.seconds is not None]
+    seconds = [s.seconds for s in graded.submissions if s.seconds is not None]
     if seconds:
         figure, axis = plt.subplots(figsize=(6, 2.6))
         axis.hist(seconds, bins=20, color="#6a9f58", edgecolor="white")
@@ -196,10 +205,10 @@ img { max-width: 100%; }
 """
 
 
-def render(report: ClassReport, title: str = "Regrade report") -> str:
+def render(graded: ClassResults, title: str = "Regrade report") -> str:
     """The self-contained HTML page."""
-    head = report.headline()
-    charts = _charts(report) if report.submissions else {}
+    head = graded.headline()
+    charts = _charts(graded) if graded.submissions else {}
     count = max(1, head["submissions"])
     esc = html.escape
     cards = [("submissions", f"{head['submissions']}"),
@@ -221,8 +230,8 @@ def render(report: ClassReport, title: str = "Regrade report") -> str:
                      f"src='data:image/png;base64,{charts['scores']}'>")
     parts.append("<table><tr><th>problem</th><th class='n'>mean</th>"
                  "<th class='n'>full marks</th><th class='n'>zero</th></tr>")
-    for function in report.functions:
-        got = [s.problems[function] for s in report.submissions if function in s.problems]
+    for function in graded.functions:
+        got = [s.problems[function] for s in graded.submissions if function in s.problems]
         mean = statistics.fmean(p for p, _ in got) if got else 0.0
         most = max((m for _, m in got), default=0.0)
         full = sum(p >= m > 0 for p, m in got)
@@ -231,7 +240,7 @@ def render(report: ClassReport, title: str = "Regrade report") -> str:
                      f"<td class='n'>{full}</td><td class='n'>{zero}</td></tr>")
     parts.append("</table>")
     parts.append("<h2>The class's misconceptions, ranked</h2>")
-    ranked = report.pitfall_counts(declared=True)
+    ranked = graded.pitfall_counts(declared=True)
     if "pitfalls" in charts:
         parts.append(f"<img alt='pitfalls ranked' "
                      f"src='data:image/png;base64,{charts['pitfalls']}'>")
@@ -241,15 +250,15 @@ def render(report: ClassReport, title: str = "Regrade report") -> str:
     for rank, (label, n) in enumerate(ranked, 1):
         parts.append(f"<tr><td class='n'>{rank}</td><td>{esc(label)}</td><td class='n'>{n}</td>"
                      f"<td class='n'>{100 * n / count:.0f}%</td>"
-                     f"<td>{esc(report.summaries.get(label, ''))}</td></tr>")
+                     f"<td>{esc(graded.summaries.get(label, ''))}</td></tr>")
     parts.append("</table>")
-    other = report.pitfall_counts(declared=False) if report.summaries else []
+    other = graded.pitfall_counts(declared=False) if graded.summaries else []
     if other:
         parts.append("<p class='muted'>Other failures (not a known mistake): " + ", ".join(
             f"{esc(label)} ({n})" for label, n in other) + "</p>")
     parts.append("<h2>The tests that fail most</h2><table id='failing'><tr><th>test</th>"
                  "<th class='n'>failed by</th><th class='n'>share</th></tr>")
-    for name, n in report.failing_tests()[:15]:
+    for name, n in graded.failing_tests()[:15]:
         parts.append(f"<tr><td>{esc(name)}</td><td class='n'>{n}</td>"
                      f"<td class='n'>{100 * n / count:.0f}%</td></tr>")
     parts.append("</table>")
@@ -257,7 +266,7 @@ def render(report: ClassReport, title: str = "Regrade report") -> str:
     if "seconds" in charts:
         parts.append(f"<img alt='grading time per submission' "
                      f"src='data:image/png;base64,{charts['seconds']}'>")
-        slow = sorted((s for s in report.submissions if s.seconds is not None),
+        slow = sorted((s for s in graded.submissions if s.seconds is not None),
                       key=lambda s: -(s.seconds or 0))[:5]
         parts.append("<p class='muted'>Slowest: " + ", ".join(
             f"{esc(s.id)} ({s.seconds:.0f} s)" for s in slow) + "</p>")
@@ -267,8 +276,9 @@ def render(report: ClassReport, title: str = "Regrade report") -> str:
     return "\n".join(parts)
 
 
-def headline_lines(report: ClassReport) -> list[str]:
-    head = report.headline()
+def headline_lines(graded: ClassResults) -> list[str]:
+    """The headline numbers, as lines for the terminal."""
+    head = graded.headline()
     lines = [f"{head['submissions']} submissions: mean {head['mean']:g} / {head['max_score']:g}, "
              f"median {head['median']:g}, {head['full_marks']} with full marks, "
              f"{head['grader_faults']} grader fault(s)"]
@@ -283,3 +293,23 @@ def headline_lines(report: ClassReport) -> list[str]:
 def mistake_summaries(problems: Sequence[Any]) -> dict[str, str]:
     """``function: id`` -> summary, for the problems' declared mistakes."""
     return {f"{p.spec.function}: {m.id}": m.summary for p in problems for m in p.spec.mistakes}
+
+
+def write_report(results_dir: Path, page: Path, summaries: Mapping[str, str],
+                 title: str) -> ClassResults:
+    """Load the results under ``results_dir``; when there are any, write the HTML page to
+    ``page`` and the headline numbers to ``results_dir/summary.json``. Returns what was
+    loaded (no submissions: nothing was written)."""
+    graded = load(results_dir, summaries)
+    if not graded.submissions:
+        return graded
+    try:
+        text = render(graded, title)
+    except ImportError:
+        raise GraderError("the HTML report needs matplotlib: pip install "
+                          "'flax-lift-autograder[ta]'") from None
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(text, encoding="utf-8")
+    (results_dir / SUMMARY).write_text(json.dumps(graded.headline(), indent=2) + "\n",
+                                       encoding="utf-8")
+    return graded

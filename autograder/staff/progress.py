@@ -1,10 +1,12 @@
-"""The regrade's progress bar: done/total, rate per minute and time left, on the console."""
+"""Progress bars of the staff's long commands, on the console: validate's steps, and the
+regrade's submissions (done/total, rate per minute and time left)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -21,6 +23,22 @@ from rich.progress import (
 from rich.text import Text
 
 from autograder.staff.regrade import Outcome
+
+
+@contextmanager
+def validate_progress(console: Console, total: int) -> Iterator[Callable[[Path, str], None]]:
+    """A transient bar of ``total`` steps; yields the ``on_step(directory, what)`` that
+    names and counts each step."""
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("validating", total=total)
+
+        def on_step(directory: Path, what: str) -> None:
+            progress.update(task, description=f"{directory.name}: {what}")
+            progress.advance(task)
+
+        yield on_step
 
 
 class _PerMinute(ProgressColumn):

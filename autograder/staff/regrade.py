@@ -31,13 +31,17 @@ import yaml
 
 from autograder.errors import GraderError
 from autograder.gradescope.results import build_results, failure_results, write_results
+from autograder.grading.cache import compile_cache_beside
 from autograder.grading.engine import GradeOptions, grade
-from autograder.sandbox import WorkerSession
+from autograder.grading.references import warm_cache
+from autograder.sandbox import WorkerSession, isolation
 from autograder.spec import LoadedProblem, discover_problems, load_problems
 
 METADATA = "submission_metadata.yml"
 RESULTS = "results.json"
 RECORD = "regrade.json"
+#: The student user's processes and threads for one grading (``GradeOptions``' default).
+PROCESSES = 512
 
 
 class ExportError(GraderError):
@@ -167,7 +171,28 @@ class Settings:
     time_budget: float | None = 540.0
     isolate: bool | None = None
     #: The student user's process limit, shared by the gradings running side by side.
-    process_limit: int = 512
+    process_limit: int = PROCESSES
+
+    @classmethod
+    def for_local(cls, jobs: int, cache: Path, time_budget: float) -> Settings:
+        """``jobs`` gradings side by side on this machine: each worker gets its share of
+        the memory, and the student user's process limit is ``jobs`` gradings' (the kernel
+        counts the user's processes and threads across every grading on a machine)."""
+        return cls._for(cache, time_budget, isolation.default_memory_limit(jobs), jobs)
+
+    @classmethod
+    def for_cluster(cls, jobs: int, cache: Path, time_budget: float) -> Settings:
+        """Gradings on Dask workers: the memory of one grading at a time, and a process
+        limit for as many side by side as the worker has threads (at least ``jobs``; its
+        cores, as a Dask worker has one thread per core by default)."""
+        return cls._for(cache, time_budget, isolation.default_memory_limit(1),
+                        max(jobs, os.cpu_count() or 1))
+
+    @classmethod
+    def _for(cls, cache: Path, time_budget: float, memory: int, side_by_side: int) -> Settings:
+        return cls(cache_dir=str(cache), compile_cache=str(compile_cache_beside(cache)),
+                   memory_limit=memory, time_budget=time_budget,
+                   process_limit=PROCESSES * side_by_side)
 
     def options(self) -> GradeOptions:
         return GradeOptions(
@@ -289,6 +314,25 @@ def dask_runner(address: str, problems_dir: Path, settings: Settings) -> Runner:
                 raise
 
     return run
+
+
+def runner_for(problems_dir: Path, settings: Settings, jobs: int,
+               scheduler: str | None = None) -> Runner:
+    """On the Dask cluster at ``scheduler`` when given, else ``jobs`` at a time here."""
+    if scheduler:
+        return dask_runner(scheduler, problems_dir, settings)
+    return local_runner(jobs, problems_dir, settings)
+
+
+def warm_for(submissions: Sequence[ExportedSubmission], output: Path,
+             problems: Sequence[LoadedProblem], problems_dir: Path, cache: Path,
+             grader_env: Mapping[str, str], force: bool = False) -> None:
+    """Compute the references' outputs and compiled programs once for the batch (as
+    ``setup.sh`` does on Gradescope), unless nothing is left to grade: a correct
+    submission's programs are then cache reads."""
+    digest = problems_digest(problems_dir)
+    if force or not all(done(output, s, digest) for s in submissions):
+        warm_cache(problems, cache, grader_env, compile_cache_beside(cache))
 
 
 def regrade(submissions: Sequence[ExportedSubmission], output: Path, problems_dir: Path,

@@ -11,7 +11,8 @@ For each problem, through the real grading path (workers, isolation, comparison,
 5. the tolerances suit the backend: not tighter than float32 arithmetic can promise there,
    and not so loose that a mistake's example passes a case it gets wrong.
 
-Findings are data: errors fail the run (for CI), warnings are reported.
+Findings are data: errors fail the run (for CI), warnings are reported; the terminal shows
+them as a table, then one line per finding.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
 
 from autograder.errors import GraderError, SpecError
 from autograder.grading.cache import ExpectedCache
@@ -92,6 +95,18 @@ def example_name(mistake: Mistake, defined: set[str]) -> str | None:
 def steps(problem: LoadedProblem) -> int:
     """How many gradings validating ``problem`` takes (for a progress display)."""
     return 2 + len(problem.spec.mistakes)
+
+
+def total_steps(directories: Sequence[Path]) -> int:
+    """How many steps validating ``directories`` takes: a folder whose spec does not load
+    is one (the loader's findings)."""
+    total = 0
+    for directory in directories:
+        try:
+            total += steps(load_problem(directory))
+        except GraderError:
+            total += 1
+    return total
 
 
 def _score(result: ProblemResult) -> str:
@@ -306,3 +321,28 @@ def validate(directories: Sequence[Path], options: GradeOptions,
                             f"{found.function!r} is also graded by {other}; rename one")
         results.append(found)
     return results
+
+
+# -- the terminal ----------------------------------------------------------------------------
+
+def print_validation(results: Sequence[Validation], console: Console) -> None:
+    """The table of problems, every finding (errors red, warnings yellow) and the count."""
+    table = Table(title="Validation", title_justify="left")
+    for column in ("problem", "reference", "starter", "mistakes", "tolerance", "seconds",
+                   "result"):
+        table.add_column(column, justify="right" if column == "seconds" else "left",
+                         no_wrap=column in ("problem", "mistakes"))
+    for found in results:
+        table.add_row(found.directory.name, found.reference, found.starter, found.mistakes,
+                      found.tolerance, f"{found.seconds:.0f}",
+                      "[green]ok[/]" if found.ok else "[red]errors[/]")
+    console.print(table)
+    for found in results:
+        for finding in found.findings:
+            style = "red" if finding.level == "error" else "yellow"
+            console.print(f"[{style}]{finding.level}[/] ", end="")
+            console.print(str(finding), markup=False, highlight=False)
+    errors = sum(f.level == "error" for r in results for f in r.findings)
+    warnings = sum(f.level == "warning" for r in results for f in r.findings)
+    console.print(f"{len(results)} problem(s): {errors} error(s), {warnings} warning(s)",
+                  style="bold red" if errors else "bold green", highlight=False)

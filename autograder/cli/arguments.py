@@ -1,0 +1,225 @@
+"""The command line's grammar: one sub-parser per command, each shared option defined once.
+
+Parsing only: what the options mean is the commands' business (``commands``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TypeAlias
+
+#: Where the package's own problems live in a checkout (and in the Gradescope zip).
+DEFAULT_PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
+CACHE_HELP = ("expected-output cache (default: $AUTOGRADER_CACHE or "
+              "~/.cache/flax-lift-autograder/expected)")
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def parser() -> argparse.ArgumentParser:
+    """``autograder COMMAND ...``; ``args.command`` names the command given."""
+    parser = argparse.ArgumentParser(
+        prog="autograder", description="Grade Flax lifted-transform exercises.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_grade, _gradescope, _warm, _harden, _zip, _check, _new, _validate, _schema,
+                _regrade, _report, _kit):
+        add(commands)
+    return parser
+
+
+# -- the shared options ----------------------------------------------------------------------
+
+def _problems(parser: argparse.ArgumentParser, default: Path | None = DEFAULT_PROBLEMS,
+              help: str = "problems folder (default: %(default)s)") -> None:
+    parser.add_argument("--problems", type=Path, default=default, metavar="DIR", help=help)
+
+
+def _cache(parser: argparse.ArgumentParser, help: str = CACHE_HELP) -> None:
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR", help=help)
+
+
+def _compile_cache(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--compile-cache", type=Path, default=None, metavar="DIR", help=help)
+
+
+def _memory_limit(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--memory-limit", type=int, default=None, metavar="MB", help=help)
+
+
+def _time_budget(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--time-budget", type=float, default=540.0, metavar="SECONDS",
+                        help=help + " (default: %(default)s)")
+
+
+def _output(parser: argparse.ArgumentParser, default: Path | None, help: str) -> None:
+    parser.add_argument("--output", type=Path, default=default, help=help)
+
+
+def _limits(parser: argparse.ArgumentParser) -> None:
+    """How student code runs: what ``grade`` and ``gradescope`` share."""
+    _memory_limit(parser, "memory for student code (default: the container's memory minus "
+                          "the grader's share, at most 3072)")
+    parser.add_argument("--allow-network", action="store_true",
+                        help="let student code use the network (blocked by default)")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="run student code as the grader's user even when root")
+    _compile_cache(parser, "JAX's persistent compilation cache, warmed by 'warm' (default: "
+                           "beside the expected-output cache)")
+    parser.add_argument("--no-compile-cache", action="store_true",
+                        help="compile everything afresh")
+
+
+# -- the commands ----------------------------------------------------------------------------
+
+def _grade(commands: _Commands) -> None:
+    grade = commands.add_parser(
+        "grade", help="grade a submission (a directory or a .py/.ipynb file)",
+        description="Grade a submission and write Gradescope results.json. Exits 0 whenever "
+                    "results were written, whatever the score.")
+    grade.add_argument("submission", type=Path)
+    grade.add_argument("--results", type=Path, required=True, help="results.json to write")
+    _problems(grade)
+    grade.add_argument("--visible-only", action="store_true",
+                       help="grade only the cases students can see")
+    grade.add_argument("--quiet", action="store_true", help="print no report")
+    _cache(grade)
+    grade.add_argument("--no-cache", action="store_true",
+                       help="compute the expected outputs afresh")
+    _limits(grade)
+
+
+def _gradescope(commands: _Commands) -> None:
+    gradescope = commands.add_parser(
+        "gradescope", help="what run_autograder calls on Gradescope",
+        description="Grade /autograder/submission into /autograder/results/results.json; "
+                    "every path can be overridden (tests run a whole tree in a temp folder).")
+    gradescope.add_argument("--root", type=Path, default=Path("/autograder"))
+    _problems(gradescope, None, "default: ROOT/source/problems")
+    _cache(gradescope, "default: ROOT/source/.cache/expected (warmed by setup.sh)")
+    _time_budget(gradescope, "seconds for the whole grading, below Gradescope's 10-minute "
+                             "limit")
+    _limits(gradescope)
+
+
+def _warm(commands: _Commands) -> None:
+    warm = commands.add_parser(
+        "warm", help="precompute the expected outputs (setup.sh runs this)",
+        description="Run every reference on every case on this machine's JAX backend and "
+                    "cache the outputs, so grading does not run the references again.")
+    _problems(warm)
+    _cache(warm)
+    _compile_cache(warm, "JAX's compilation cache to fill (default: beside --cache)")
+
+
+def _harden(commands: _Commands) -> None:
+    harden = commands.add_parser(
+        "harden", help="prepare privilege separation (setup.sh runs this as root)",
+        description="Create the unprivileged student user, make the problems folder and the "
+                    "cache unreadable to it, and let it reach the Python runtime.")
+    _problems(harden, None, f"made private (default: {DEFAULT_PROBLEMS})")
+    _cache(harden, "made private")
+    _compile_cache(harden, "made readable, not writable, by the student user")
+    harden.add_argument("--runtime-only", action="store_true",
+                        help="only create the student user and let it reach the Python "
+                             "runtime, making no folder private (a test run as root)")
+
+
+def _zip(commands: _Commands) -> None:
+    zip_command = commands.add_parser("zip", help="build the Gradescope autograder zip")
+    _output(zip_command, Path("dist/autograder.zip"), "default: %(default)s")
+
+
+def _check(commands: _Commands) -> None:
+    check = commands.add_parser(
+        "check", help="check your solutions on the visible cases before you submit",
+        description="Grade a file, folder or notebook on the visible cases, with the same "
+                    "engine and feedback as Gradescope. Exit status: 0 when every visible "
+                    "test passes, 1 when one fails, 2 for a wrong command, 3 when the check "
+                    "itself failed.")
+    check.add_argument("submission", type=Path, metavar="PATH")
+    check.add_argument("--problem", action="append", default=[], metavar="NAME",
+                       help="check this exercise only (repeatable)")
+    check.add_argument("--json", action="store_true",
+                       help="print the outcome as JSON instead of a report")
+    check.add_argument("--watch", action="store_true",
+                       help="check again every time a file of PATH changes")
+    _problems(check, None, "problems folder (default: the kit's, or the checkout's)")
+    _memory_limit(check, "memory for your code (default: most of this machine's)")
+
+
+def _new(commands: _Commands) -> None:
+    new = commands.add_parser(
+        "new", help="scaffold a new problem (spec, reference, mistakes, starter)",
+        description="Write problems/NAME/ with a commented spec, a reference, mistake "
+                    "examples and a starter: a complete exercise that passes validate, to "
+                    "change step by step.")
+    new.add_argument("name", help="the function students write, e.g. scan_over_layers")
+    _problems(new)
+
+
+def _validate(commands: _Commands) -> None:
+    validate = commands.add_parser(
+        "validate", help="prove problems' tests right (reference, mistakes, starter)",
+        description="Check each problem through the real grading path: a valid spec, the "
+                    "reference at full marks, every mistake recognised by its example, the "
+                    "starter at zero, sane tolerances. Exits 1 on any error.")
+    validate.add_argument("paths", type=Path, nargs="*", default=[DEFAULT_PROBLEMS],
+                          metavar="PATH",
+                          help="problem folders, or folders of them (default: %(default)s)")
+    _cache(validate)
+
+
+def _schema(commands: _Commands) -> None:
+    schema = commands.add_parser(
+        "schema", help="write the JSON Schema of problem.yaml (for editors)",
+        description="Print (or write) the JSON Schema of the spec format, generated from the "
+                    "loader's own models; the repository ships it as schema/problem.schema.json.")
+    _output(schema, None, "file to write (default: stdout)")
+
+
+def _regrade(commands: _Commands) -> None:
+    regrade = commands.add_parser(
+        "regrade", help="regrade a Gradescope export (or a folder of submissions)",
+        description="Grade every submission of an export with the same isolated engine: one "
+                    "results.json each, a CSV, a summary and the analytics report. A re-run "
+                    "resumes: submissions graded against the same problems are not graded "
+                    "again (unless --force).")
+    regrade.add_argument("export", type=Path, metavar="EXPORT",
+                         help="the export's zip or folder (submission_metadata.yml and one "
+                              "folder per submission), or a folder of submission folders")
+    regrade.add_argument("--output", type=Path, default=None, metavar="DIR",
+                         help="where results go (default: EXPORT-regrade beside it)")
+    regrade.add_argument("--csv", type=Path, default=None, metavar="PATH",
+                         help="the class table (default: DIR/grades.csv)")
+    regrade.add_argument("--jobs", type=int, default=1, metavar="N",
+                         help="submissions graded at a time on this machine")
+    regrade.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                         help="grade on a Dask distributed cluster instead "
+                              "(tcp://host:8786); its workers must see the same paths")
+    regrade.add_argument("--force", action="store_true",
+                         help="grade again what is already graded")
+    _problems(regrade)
+    _cache(regrade)
+    _time_budget(regrade, "seconds per submission")
+
+
+def _report(commands: _Commands) -> None:
+    report = commands.add_parser(
+        "report", help="the class analytics page for a folder of results",
+        description="Write a self-contained HTML report (scores per problem, mistakes "
+                    "ranked, failing tests, grading time) and print the headline numbers.")
+    report.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    _output(report, None, "default: RESULTS_DIR/report.html")
+    _problems(report, help="for the mistakes' summaries (default: %(default)s)")
+
+
+def _kit(commands: _Commands) -> None:
+    kit = commands.add_parser(
+        "kit", help="build the student kit (dist/student-kit.zip)",
+        description="Write the pip-installable student kit: the check command, statements, "
+                    "starter files, the visible cases and their expected outputs (computed "
+                    "here), and no reference, variant or hidden case.")
+    _output(kit, Path("dist/student-kit.zip"), "default: %(default)s")
+    _problems(kit)
+    _cache(kit, "expected-output cache to reuse (default: $AUTOGRADER_CACHE or "
+                "~/.cache/flax-lift-autograder/expected)")

@@ -1,0 +1,286 @@
+"""One handler per command: read the parsed arguments, call the domain, print the outcome.
+
+A handler returns SUCCESS, or FAILURE when what it checked has problems; whatever stops it
+is an exception that ``status`` maps to the exit status. The two consoles and the
+environment's variables come in a :class:`Context`: nothing here reads ``os.environ`` or
+makes a console of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from autograder.cli.arguments import DEFAULT_PROBLEMS
+from autograder.cli.status import ExitStatus, UsageError, guarded
+from autograder.errors import GraderError
+from autograder.gradescope import run as front
+from autograder.gradescope.package import build_zip
+from autograder.grading.cache import compile_cache_beside, default_cache_dir
+from autograder.grading.engine import GradeOptions, grade
+from autograder.grading.references import warm_cache
+from autograder.sandbox import isolation
+from autograder.spec import LoadedProblem, discover_problems, load_problems
+from autograder.staff import analytics, authoring, progress
+from autograder.staff import regrade as batch
+from autograder.staff import validate as validation
+from autograder.student import precheck
+from autograder.student.kit import build_kit
+from autograder.student.terminal import print_report
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a command runs with (httpie's ``Environment``): the environment's variables,
+    the console for its output and the one for its errors."""
+
+    env: Mapping[str, str]
+    out: Console
+    err: Console
+
+
+Handler = Callable[[argparse.Namespace, Context], ExitStatus]
+
+
+# -- grading -------------------------------------------------------------------------------
+
+def _grade_options(args: argparse.Namespace, env: Mapping[str, str],
+                   cache: Path) -> GradeOptions:
+    """The options of ``grade`` and ``gradescope`` (see ``arguments._limits``)."""
+    compile_cache = None if args.no_compile_cache else (args.compile_cache
+                                                         or compile_cache_beside(cache))
+    return GradeOptions(
+        grader_env=env, allow_network=args.allow_network,
+        memory_limit=args.memory_limit * 2**20 if args.memory_limit else None,
+        isolate=False if args.no_isolation else None, compile_cache=compile_cache)
+
+
+def _print_graded(graded: front.Graded, console: Console | None) -> None:
+    if console is None:
+        return
+    if graded.failure is not None:
+        console.print("[bold red]The grader failed:[/] ", end="")
+        console.print(graded.failure, markup=False, highlight=False)
+    if graded.report is not None:
+        print_report(graded.report, console)
+        console.print(f"Results written to {graded.results_path}", style="dim")
+
+
+def grade_command(args: argparse.Namespace, context: Context) -> ExitStatus:
+    """Exits 0 whenever it wrote results, whatever the score (or the grader's faults)."""
+    default = default_cache_dir(context.env)
+    cache = None if args.no_cache else (args.cache or default)
+    options = replace(_grade_options(args, context.env, cache or default),
+                      visible_only=args.visible_only, cache_dir=cache)
+    graded = front.grade_to(args.submission, args.problems, args.results, options)
+    _print_graded(graded, None if args.quiet else context.out)
+    return ExitStatus.SUCCESS
+
+
+def gradescope(args: argparse.Namespace, context: Context) -> ExitStatus:
+    layout = front.Layout.under(args.root, args.problems, args.cache)
+    options = replace(_grade_options(args, context.env, layout.cache),
+                      time_budget=args.time_budget)
+    _print_graded(front.run_gradescope(layout, options), context.err)
+    return ExitStatus.SUCCESS
+
+
+def check(args: argparse.Namespace, context: Context) -> ExitStatus:
+    submission: Path = args.submission
+    if not submission.exists():
+        raise UsageError(f"{submission} does not exist (give your .py file, notebook or "
+                         "folder)")
+    try:
+        target = precheck.find_target(args.problems, DEFAULT_PROBLEMS)
+        problems = precheck.select(target.problems, args.problem)
+    except precheck.UsageError:
+        raise
+    except GraderError as exc:
+        raise GraderError(f"the exercises cannot be loaded: {exc}") from exc
+    cache = default_cache_dir(context.env)
+    options = GradeOptions(
+        visible_only=True, grader_env=context.env,
+        cache_dir=None if target.references is not None else cache,
+        compile_cache=compile_cache_beside(cache),
+        memory_limit=args.memory_limit * 2**20 if args.memory_limit else None)
+
+    def once() -> ExitStatus:
+        try:
+            report = grade(submission, problems, options, target.references)
+        except GraderError as exc:
+            raise GraderError(f"the check itself failed: {exc}") from exc
+        warnings = precheck.warnings_for(report, target)
+        if args.json:
+            precheck.print_json(precheck.check_data(report, submission, warnings),
+                                context.out)
+        else:
+            precheck.print_check(report, context.out, submission, warnings)
+        if report.fault is not None:
+            return ExitStatus.ERROR
+        return ExitStatus.SUCCESS if precheck.passed(report) else ExitStatus.FAILURE
+
+    if not args.watch:
+        return once()
+    # A failed check is said and watched again, as a failing one is.
+    return ExitStatus(precheck.watch(submission, lambda: guarded("check", once, context.err),
+                                     context.err if args.json else context.out))
+
+
+# -- setting up ----------------------------------------------------------------------------
+
+def warm(args: argparse.Namespace, context: Context) -> ExitStatus:
+    cache = args.cache or default_cache_dir(context.env)
+    compile_cache = args.compile_cache or compile_cache_beside(cache)
+    seconds = warm_cache(load_problems(args.problems), cache, context.env, compile_cache)
+    for problem_id, taken in seconds.items():
+        context.out.print(f"{problem_id}: expected outputs ready ({taken:.1f} s)")
+    context.out.print(f"Caches: {cache} and {compile_cache}", style="dim")
+    return ExitStatus.SUCCESS
+
+
+def harden(args: argparse.Namespace, context: Context) -> ExitStatus:
+    if os.geteuid() != 0:
+        raise UsageError("needs root (it creates a user and changes permissions)")
+    if args.runtime_only:
+        if args.problems or args.cache or args.compile_cache:
+            raise UsageError("--runtime-only makes no folder private or shared: drop "
+                             "--problems, --cache and --compile-cache")
+        done = isolation.harden()
+    else:
+        private = [args.problems or DEFAULT_PROBLEMS, *([args.cache] if args.cache else [])]
+        done = isolation.harden(private, args.compile_cache)
+    said = [f"Student user {done.user.name!r} (uid {done.user.uid})"]
+    if done.private:
+        said.append(f"private: {', '.join(map(str, done.private))}")
+    if done.opened:
+        said.append(f"opened for traversal: {', '.join(map(str, done.opened))}")
+    context.out.print("; ".join(said))
+    return ExitStatus.SUCCESS
+
+
+def zip_command(args: argparse.Namespace, context: Context) -> ExitStatus:
+    names = build_zip(DEFAULT_PROBLEMS.parent, args.output)
+    context.out.print(f"Wrote {args.output} ({len(names)} files)")
+    return ExitStatus.SUCCESS
+
+
+def kit(args: argparse.Namespace, context: Context) -> ExitStatus:
+    with tempfile.TemporaryDirectory(prefix="autograder-kit-") as scratch:
+        names = build_kit(DEFAULT_PROBLEMS.parent, args.problems, args.output,
+                          args.cache or default_cache_dir(context.env), context.env,
+                          Path(scratch))
+    context.out.print(f"Wrote {args.output} ({len(names)} files)", highlight=False)
+    return ExitStatus.SUCCESS
+
+
+# -- authoring -----------------------------------------------------------------------------
+
+def new(args: argparse.Namespace, context: Context) -> ExitStatus:
+    for path in authoring.scaffold(args.problems, args.name):
+        context.out.print(f"wrote {path}", markup=False, highlight=False)
+    folder = args.problems / args.name
+    context.out.print(f"Next: edit {folder}/problem.yaml and reference.py, then run "
+                      f"`autograder validate {folder}` (docs/authoring.md walks through it).",
+                      markup=False, highlight=False)
+    return ExitStatus.SUCCESS
+
+
+def validate(args: argparse.Namespace, context: Context) -> ExitStatus:
+    directories: list[Path] = []
+    for path in args.paths:
+        folders = discover_problems(path)
+        if not folders:
+            raise UsageError(f"no problem.yaml in {path} or its sub-folders")
+        directories += [d for d in folders if d not in directories]
+    cache = args.cache or default_cache_dir(context.env)
+    options = GradeOptions(grader_env=context.env, cache_dir=cache,
+                           compile_cache=compile_cache_beside(cache))
+    total = validation.total_steps(directories)
+    with progress.validate_progress(context.out, total) as on_step:
+        results = validation.validate(directories, options, on_step)
+    validation.print_validation(results, context.out)
+    return ExitStatus.SUCCESS if all(r.ok for r in results) else ExitStatus.FAILURE
+
+
+def schema(args: argparse.Namespace, context: Context) -> ExitStatus:
+    if args.output is None:
+        context.out.out(authoring.schema_text(), end="", highlight=False)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(authoring.schema_text(), encoding="utf-8")
+    return ExitStatus.SUCCESS
+
+
+# -- the class -----------------------------------------------------------------------------
+
+def regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    export: Path = args.export
+    output: Path = args.output or export.with_name(export.stem + "-regrade")
+    submissions = batch.read_export(export, output)
+    problems = load_problems(args.problems)
+    cache = args.cache or default_cache_dir(context.env)
+    made = batch.Settings.for_cluster if args.scheduler else batch.Settings.for_local
+    settings = made(args.jobs, cache, args.time_budget)
+    batch.warm_for(submissions, output, problems, args.problems, cache, context.env,
+                   args.force)
+    runner = batch.runner_for(args.problems, settings, args.jobs, args.scheduler)
+    interrupted = False
+    started = time.monotonic()
+    with progress.regrade_progress(context.out) as bar:
+        try:
+            graded = batch.regrade(submissions, output, args.problems, runner, args.force,
+                                   bar.advance, bar.start)
+        except KeyboardInterrupt:
+            interrupted, graded = True, []
+    csv_path = args.csv or output / "grades.csv"
+    rows = batch.write_csv(output, csv_path, sorted(p.spec.function for p in problems))
+    # The report is said to fail after the grades are: they are written whatever it does.
+    status = guarded("regrade", lambda: _analytics(output, output / "report.html", problems,
+                                                   context.out), context.err)
+    if interrupted:
+        context.out.print(f"Interrupted: {rows} of {len(submissions)} submissions have "
+                          "results; run the same command to grade the rest.", highlight=False)
+        return ExitStatus.INTERRUPTED
+    where = f"on {args.scheduler}" if args.scheduler else f"{args.jobs} at a time"
+    faults = sum(o.fault for o in graded)
+    context.out.print(f"Graded {len(graded)} submission(s) {where}; {rows} in {csv_path}"
+                      + (f"; {faults} grader fault(s), see their results.json"
+                         if faults else ""), highlight=False)
+    if graded:
+        minutes = (time.monotonic() - started) / 60
+        cores = None if args.scheduler else min(args.jobs, os.cpu_count() or 1)
+        context.out.print(f"Throughput: {len(graded) / minutes:.1f} submissions per minute"
+                          + (f", {len(graded) / minutes / cores:.1f} per minute per core "
+                             f"({cores} core(s))" if cores else ""), highlight=False)
+    return status
+
+
+def report(args: argparse.Namespace, context: Context) -> ExitStatus:
+    try:
+        problems = load_problems(args.problems) if args.problems.is_dir() else []
+    except GraderError:
+        problems = []  # the page is written without the mistakes' summaries
+    return _analytics(args.results_dir, args.output or args.results_dir / "report.html",
+                      problems, context.out)
+
+
+def _analytics(results_dir: Path, page: Path, problems: Sequence[LoadedProblem],
+               console: Console) -> ExitStatus:
+    """Write the analytics page (and summary.json) and print its headline numbers."""
+    graded = analytics.write_report(results_dir, page, analytics.mistake_summaries(problems),
+                                    f"Regrade report: {results_dir.name}")
+    if not graded.submissions:
+        raise UsageError(f"no results in {results_dir}")
+    for line in analytics.headline_lines(graded):
+        console.print(line, highlight=False, markup=False)
+    console.print(f"Report: {page}", style="dim", highlight=False)
+    return ExitStatus.SUCCESS
