@@ -2,7 +2,7 @@
 
 Student mistakes are never exceptions: they are feedback values (see ``feedback``).
 Everything here means the *grader* or its configuration is at fault, so the student must
-not lose points for it; ``results.failure_results`` turns any of them into a valid
+not lose points for it; ``gradescope.results.failure_results`` turns any of them into a valid
 ``results.json`` that tells the student to contact staff.
 """
 
@@ -15,6 +15,12 @@ from pathlib import Path
 
 class GraderError(Exception):
     """Base class of every fault of the grader, its specs or its environment."""
+
+
+class UsageError(GraderError):
+    """A command was given what it cannot use as given (a missing path, an unknown exercise,
+    a folder that exists): the message says what is wrong and what to give instead. The
+    command line exits with its usage status."""
 
 
 @dataclass(frozen=True)

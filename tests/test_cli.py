@@ -17,8 +17,8 @@ from rich.console import Console
 
 from autograder.cli import arguments
 from autograder.cli.main import HANDLERS, ExitStatus, main
-from autograder.cli.status import UsageError, guarded
-from autograder.errors import GraderError, SpecError
+from autograder.cli.status import guarded
+from autograder.errors import GraderError, SpecError, UsageError
 from autograder.gradescope.run import Layout
 from autograder.sandbox import StudentUser, isolation
 from tests.support import EXAMPLES, PROBLEMS, REPO, write_files

@@ -23,14 +23,8 @@ from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.spec import load_problems
-from autograder.staff.regrade import (
-    PROCESSES,
-    ExportError,
-    Settings,
-    done,
-    problems_digest,
-    read_export,
-)
+from autograder.staff.export import ExportError, read_export
+from autograder.staff.regrade import PROCESSES, Settings, done, problems_digest
 from tests.support import EXAMPLES, PROBLEMS, REPO
 
 HANG = "def vmap_over_batch(seed, x_batch, features):\n    while True:\n        pass\n"

@@ -19,8 +19,8 @@ from pathlib import Path
 from rich.console import Console
 
 from autograder.cli.arguments import DEFAULT_PROBLEMS
-from autograder.cli.status import ExitStatus, UsageError, guarded
-from autograder.errors import GraderError
+from autograder.cli.status import ExitStatus, guarded
+from autograder.errors import GraderError, UsageError
 from autograder.gradescope import run as front
 from autograder.gradescope.package import build_zip
 from autograder.grading.cache import compile_cache_beside, default_cache_dir
@@ -28,7 +28,8 @@ from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.references import warm_cache
 from autograder.sandbox import isolation
 from autograder.spec import LoadedProblem, discover_problems, load_problems
-from autograder.staff import analytics, authoring, progress
+from autograder.staff import analytics, authoring, gradebook, progress
+from autograder.staff import export as export_of
 from autograder.staff import regrade as batch
 from autograder.staff import validate as validation
 from autograder.student import precheck
@@ -100,7 +101,7 @@ def check(args: argparse.Namespace, context: Context) -> ExitStatus:
     try:
         target = precheck.find_target(args.problems, DEFAULT_PROBLEMS)
         problems = precheck.select(target.problems, args.problem)
-    except precheck.UsageError:
+    except UsageError:
         raise
     except GraderError as exc:
         raise GraderError(f"the exercises cannot be loaded: {exc}") from exc
@@ -225,7 +226,7 @@ def regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
         raise UsageError("--jobs must be at least 1")
     export: Path = args.export
     output: Path = args.output or export.with_name(export.stem + "-regrade")
-    submissions = batch.read_export(export, output)
+    submissions = export_of.read_export(export, output)
     problems = load_problems(args.problems)
     cache = args.cache or default_cache_dir(context.env)
     made = batch.Settings.for_cluster if args.scheduler else batch.Settings.for_local
@@ -242,7 +243,7 @@ def regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
         except KeyboardInterrupt:
             interrupted, graded = True, []
     csv_path = args.csv or output / "grades.csv"
-    rows = batch.write_csv(output, csv_path, sorted(p.spec.function for p in problems))
+    rows = gradebook.write_csv(output, csv_path, sorted(p.spec.function for p in problems))
     # The report is said to fail after the grades are: they are written whatever it does.
     status = guarded("regrade", lambda: _analytics(output, output / "report.html", problems,
                                                    context.out), context.err)

@@ -14,10 +14,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from autograder.errors import GraderError
-from autograder.staff.authoring import ScaffoldError
-from autograder.staff.regrade import ExportError
-from autograder.student.precheck import UsageError as CheckUsageError
+from autograder.errors import GraderError, UsageError
 
 
 class ExitStatus(enum.IntEnum):
@@ -28,17 +25,9 @@ class ExitStatus(enum.IntEnum):
     INTERRUPTED = 130  # Ctrl-C (a regrade resumes where it stopped)
 
 
-class UsageError(Exception):
-    """The command line asks for what cannot be done as given; the message says what is
-    wrong and what to give instead."""
-
-
 #: What stopped a command -> its exit status; the first class that matches wins.
 EXIT_STATUSES: tuple[tuple[type[BaseException], ExitStatus], ...] = (
-    (UsageError, ExitStatus.USAGE),
-    (CheckUsageError, ExitStatus.USAGE),  # a path that is not there, an unknown exercise
-    (ScaffoldError, ExitStatus.USAGE),  # `new`: the problem exists, or a bad name
-    (ExportError, ExitStatus.USAGE),  # `regrade`: the export is not one
+    (UsageError, ExitStatus.USAGE),  # a missing path, an unknown exercise, a bad export
     (GraderError, ExitStatus.ERROR),
 )
 

@@ -6,8 +6,8 @@ and :mod:`.memory` count what it holds as the kernel does, :mod:`.limits` says w
 use and who it runs as, :mod:`.isolation` prepares the student user and the files it may
 reach."""
 
-from autograder.sandbox.process import Failure, WorkerProcess
 from autograder.sandbox.limits import Limits, StudentUser, WorkerSpec, worker_environment
+from autograder.sandbox.process import Failure, WorkerProcess
 from autograder.sandbox.template import (
     Template,
     TemplateError,

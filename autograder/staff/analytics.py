@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.errors import GraderError
-from autograder.staff.regrade import RECORD, RESULTS, pitfalls, problem_points
+from autograder.staff.gradebook import RECORD, RESULTS, pitfalls, problem_points
 
 SUMMARY = "summary.json"
 

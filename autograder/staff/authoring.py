@@ -13,12 +13,12 @@ import keyword
 from pathlib import Path
 from typing import Any
 
-from autograder.errors import GraderError
+from autograder.errors import UsageError
 from autograder.spec import Problem, load_problem
 from autograder.student.statement import starter
 
 
-class ScaffoldError(GraderError):
+class ScaffoldError(UsageError):
     """The problem cannot be scaffolded (a bad name, or the folder exists)."""
 
 

@@ -1,9 +1,8 @@
 """``autograder regrade EXPORT``: grade a whole class again, here or on a Dask cluster.
 
-An export is Gradescope's "Export Submissions" (a zip or its folder: ``submission_metadata.yml``
-and one folder per submission) or a plain folder of submission folders. Each submission is
-graded by the same engine as on Gradescope, in its own isolated workers, and gets its own
-``results.json``; the class gets a CSV, a summary and the analytics report.
+The submissions come from an export (:mod:`.export`). Each is graded by the same engine as
+on Gradescope, in its own isolated workers, and gets its own ``results.json``; the class gets
+a CSV (:mod:`.gradebook`), a summary and the analytics report.
 
 The output folder is the state of the batch: a submission whose results are there, graded
 against the same problems (by a digest of the problems folders), is not graded again, so an
@@ -14,134 +13,35 @@ everything. Results are written atomically, one by one, as gradings finish.
 from __future__ import annotations
 
 import concurrent.futures
-import csv
-import hashlib
 import json
 import os
 import threading
 import time
 import traceback
-import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from autograder.errors import GraderError
+from autograder.files import folder_digest
 from autograder.gradescope.results import build_results, failure_results, write_results
 from autograder.grading.cache import compile_cache_beside
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.references import warm_cache
 from autograder.sandbox import WorkerSession, isolation
 from autograder.spec import LoadedProblem, discover_problems, load_problems
+from autograder.staff.export import ExportedSubmission
+from autograder.staff.gradebook import RECORD, RESULTS
 
-METADATA = "submission_metadata.yml"
-RESULTS = "results.json"
-RECORD = "regrade.json"
 #: The student user's processes and threads for one grading (``GradeOptions``' default).
 PROCESSES = 512
 
 
-class ExportError(GraderError):
-    """The export cannot be read: what is wrong, and where."""
-
-
-@dataclass(frozen=True)
-class Submitter:
-    name: str
-    sid: str = ""
-    email: str = ""
-
-
-@dataclass(frozen=True)
-class ExportedSubmission:
-    id: str  # the folder's name
-    path: Path
-    submitters: tuple[Submitter, ...]
-
-
-class _Lenient(yaml.SafeLoader):
-    """Gradescope's metadata is written by Ruby: tolerate its ``!ruby/...`` tags."""
-
-
-def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-_Lenient.add_multi_constructor("!", _untagged)
-
-
-def _extract(archive: Path, target: Path) -> Path:
-    """Unzip ``archive`` into ``target``, refusing entries that would land outside it."""
-    root = target.resolve()
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            for member in bundle.infolist():
-                destination = (root / member.filename).resolve()
-                if not destination.is_relative_to(root):
-                    raise ExportError(f"{archive}: entry {member.filename!r} points outside "
-                                      "the export; refusing it")
-            bundle.extractall(root)
-    except zipfile.BadZipFile as exc:
-        raise ExportError(f"{archive} is not a zip file ({exc})") from None
-    return root
-
-
-def _submitters(record: Any, folder: str) -> tuple[Submitter, ...]:
-    people = record.get(":submitters") if isinstance(record, dict) else None
-    if not isinstance(people, list) or not people:
-        return (Submitter(folder),)
-    return tuple(Submitter(str(p.get(":name", "") or folder), str(p.get(":sid", "") or ""),
-                           str(p.get(":email", "") or ""))
-                 for p in people if isinstance(p, dict))
-
-
-def read_export(path: Path, scratch: Path) -> list[ExportedSubmission]:
-    """The submissions of an export (a zip is unpacked under ``scratch``)."""
-    if not path.exists():
-        raise ExportError(f"{path} does not exist")
-    root = _extract(path, scratch / "export") if path.is_file() else path
-    candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir())]
-    home = next((c for c in candidates if (c / METADATA).is_file()), None)
-    if home is not None:
-        try:
-            metadata = yaml.load((home / METADATA).read_text(encoding="utf-8"), Loader=_Lenient)
-        except yaml.YAMLError as exc:
-            raise ExportError(f"{home / METADATA} is not valid YAML: {exc}") from None
-        if not isinstance(metadata, dict):
-            raise ExportError(f"{home / METADATA}: expected a mapping of submission folders")
-        found = [ExportedSubmission(str(name), home / str(name), _submitters(record, str(name)))
-                 for name, record in sorted(metadata.items(), key=lambda kv: str(kv[0]))
-                 if (home / str(name)).is_dir()]
-        missing = sorted(str(n) for n in metadata if not (home / str(n)).is_dir())
-        if missing and not found:
-            raise ExportError(f"{home / METADATA} lists {len(missing)} submissions but none of "
-                              f"their folders is there (first: {missing[0]})")
-    else:
-        home = root
-        found = [ExportedSubmission(p.name, p, (Submitter(p.name),))
-                 for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-    if not found:
-        raise ExportError(f"no submissions in {path}: expected {METADATA} and one folder per "
-                          "submission, or a folder of submission folders")
-    return found
-
-
 def problems_digest(problems_dir: Path) -> str:
-    """What the grades depend on in the problems folder (specs, references, variants)."""
-    digest = hashlib.sha256()
-    for directory in discover_problems(problems_dir):
-        for file in sorted(directory.rglob("*")):
-            if file.is_file() and "__pycache__" not in file.parts:
-                digest.update(str(file.relative_to(problems_dir)).encode() + b"\0")
-                digest.update(file.read_bytes())
-    return digest.hexdigest()
+    """What the grades depend on in the problems folder (specs, references, mistakes files,
+    checks): a submission graded against another digest is graded again."""
+    return folder_digest(discover_problems(problems_dir), problems_dir)
 
 
 # -- grading one submission (also what a Dask worker runs) ---------------------------------
@@ -357,73 +257,3 @@ def regrade(submissions: Sequence[ExportedSubmission], output: Path, problems_di
     if todo:
         runner(todo, finished, threading.Event())
     return graded
-
-
-# -- the class table -----------------------------------------------------------------------
-
-def records(output: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """``(record, results)`` of every graded submission under ``output``."""
-    for folder in sorted((output / "submissions").glob("*")):
-        try:
-            record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-            results = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        yield record, results
-
-
-def problem_points(results: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
-    """``function -> (points, max points)`` from a results.json's ``problem:`` tags."""
-    points: dict[str, tuple[float, float]] = {}
-    for test in results.get("tests", []):
-        for tag in test.get("tags", []):
-            if tag.startswith("problem:"):
-                name = tag.removeprefix("problem:")
-                got, most = points.get(name, (0.0, 0.0))
-                points[name] = (got + float(test.get("score", 0)),
-                                most + float(test.get("max_score", 0)))
-    return points
-
-
-def pitfalls(results: Mapping[str, Any]) -> list[str]:
-    """The distinct ``problem: pitfall`` pairs of a results.json, in order of appearance."""
-    seen: list[str] = []
-    for test in results.get("tests", []):
-        tags = test.get("tags", [])
-        problem = next((t.removeprefix("problem:") for t in tags if t.startswith("problem:")),
-                       "")
-        for tag in tags:
-            if tag.startswith("pitfall:"):
-                label = f"{problem}: {tag.removeprefix('pitfall:')}"
-                if label not in seen:
-                    seen.append(label)
-    return seen
-
-
-def write_csv(output: Path, path: Path, functions: Sequence[str]) -> int:
-    """One row per submission; the number of rows."""
-    rows = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".csv.tmp")
-    with temporary.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["submission", "names", "sids", "emails", "score", "max_score",
-                         *functions, "pitfalls", "grader_fault", "seconds"])
-        for record, results in records(output):
-            people = record.get("submitters", [])
-            points = problem_points(results)
-            writer.writerow([
-                record.get("submission"),
-                "; ".join(p.get("name", "") for p in people),
-                "; ".join(p.get("sid", "") for p in people),
-                "; ".join(p.get("email", "") for p in people),
-                f"{float(results.get('score', 0)):g}",
-                f"{sum(m for _, m in points.values()):g}",
-                *(f"{points.get(f, (0.0, 0.0))[0]:g}" for f in functions),
-                "; ".join(pitfalls(results)),
-                "yes" if record.get("fault") else "no",
-                f"{float(record.get('seconds', 0)):.1f}",
-            ])
-            rows += 1
-    temporary.replace(path)
-    return rows

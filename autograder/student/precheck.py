@@ -18,16 +18,12 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 
-from autograder.errors import GraderError
+from autograder.errors import UsageError
 from autograder.gradescope.results import case_tags
 from autograder.grading.outcome import CaseResult, ProblemResult, Report, format_points
 from autograder.grading.references import ReferenceSource
 from autograder.spec import LoadedProblem, load_problems
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
-
-
-class UsageError(GraderError):
-    """The command was given something it cannot use (a missing path, an unknown problem)."""
 
 
 @dataclass(frozen=True)
