@@ -15,14 +15,14 @@ if TYPE_CHECKING:
     from autograder.errors import GraderError, SpecError, SubmissionError, WorkerError
     from autograder.gradescope.results import build_results, failure_results, write_results
     from autograder.grading.engine import GradeOptions, grade
-    from autograder.grading.outcome import Report
+    from autograder.grading.outcome import SubmissionResult
     from autograder.spec import LoadedProblem, Problem, load_problem, load_problems
 
 __version__ = "0.1.0"
 
 _WHERE = {
     "GradeOptions": "autograder.grading.engine",
-    "Report": "autograder.grading.engine",
+    "SubmissionResult": "autograder.grading.outcome",
     "grade": "autograder.grading.engine",
     "GraderError": "autograder.errors",
     "SpecError": "autograder.errors",
@@ -42,9 +42,9 @@ __all__ = [
     "GraderError",
     "LoadedProblem",
     "Problem",
-    "Report",
     "SpecError",
     "SubmissionError",
+    "SubmissionResult",
     "WorkerError",
     "__version__",
     "build_results",

@@ -17,7 +17,7 @@ import pytest
 
 from autograder.cli.main import ExitStatus
 from autograder.grading.engine import GradeOptions, grade
-from autograder.grading.outcome import Report
+from autograder.grading.outcome import SubmissionResult
 from autograder.spec import LoadedProblem, load_problem, load_problems
 from tests.support import (
     EXAMPLES,
@@ -76,11 +76,11 @@ def validate_results(results_schema: dict[str, object]) -> Callable[[object], No
 @pytest.fixture
 def grade_files(tmp_path: Path, problems: dict[str, LoadedProblem],
                 cache_dir: Path) -> GradeFiles:
-    """``grade_files({"solution.py": SOURCE}, "vmap_over_batch", ...)`` -> Report."""
+    """``grade_files({"solution.py": SOURCE}, "vmap_over_batch", ...)`` -> SubmissionResult."""
 
     def run(files: Mapping[str, str], *functions: str,
             problem_dirs: tuple[LoadedProblem, ...] = (), visible_only: bool = False,
-            **options: Any) -> Report:
+            **options: Any) -> SubmissionResult:
         submission = write_files(tmp_path / "submission", files)
         chosen = [problems[f] for f in functions] + list(problem_dirs)
         return grade(submission, chosen, GradeOptions(

@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from autograder.cli.main import ExitStatus, main
-from autograder.grading.outcome import ProblemResult, Report
+from autograder.grading.outcome import ProblemResult, SubmissionResult
 from autograder.sandbox import isolation
 
 # -- paths and files -----------------------------------------------------------------------
@@ -31,8 +31,8 @@ EXAMPLES = REPO / "examples"
 SCHEMA = REPO.parent / "shared" / "gradescope" / "results.schema.json"
 
 #: The ``grade_files`` fixture: ``grade_files({"solution.py": SOURCE}, "vmap_over_batch",
-#: ...)`` -> Report.
-GradeFiles = Callable[..., Report]
+#: ...)`` -> SubmissionResult.
+GradeFiles = Callable[..., SubmissionResult]
 
 
 def write_files(root: Path, files: Mapping[str, str]) -> Path:
@@ -45,7 +45,7 @@ def write_files(root: Path, files: Mapping[str, str]) -> Path:
     return root
 
 
-def only(report: Report) -> ProblemResult:
+def only(report: SubmissionResult) -> ProblemResult:
     """The one problem a report graded."""
     assert len(report.problems) == 1
     return report.problems[0]

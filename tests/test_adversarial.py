@@ -20,7 +20,7 @@ import pytest
 
 from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
-from autograder.grading.outcome import Report
+from autograder.grading.outcome import SubmissionResult
 from autograder.spec import LoadedProblem, load_problem
 from tests.support import (
     CORRECT,
@@ -308,8 +308,8 @@ for path in {[str(p) for p in targets]!r}:
 
 def test_running_out_of_the_time_budget_keeps_what_was_graded(
         grade_files: GradeFiles, validate_results: Callable[[object], None]) -> None:
-    report: Report = grade_files({"linen.py": NN_VMAP}, "vmap_over_batch", "nn_vmap_forward",
-                                 time_budget=30)
+    report: SubmissionResult = grade_files({"linen.py": NN_VMAP}, "vmap_over_batch",
+                                           "nn_vmap_forward", time_budget=30)
     (batch,) = report.problems  # graded without a worker: the function is missing
     assert batch.problem.spec.function == "vmap_over_batch"
     assert report.fault is not None and "time budget ran out" in report.fault

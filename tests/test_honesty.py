@@ -411,7 +411,7 @@ def test_the_alarm_keeps_the_problems_graded_before_it(
 
     def grade_then_alarm(submission: Path, problems: list[LoadedProblem],
                          options: engine.GradeOptions,
-                         graded: list[outcome.ProblemResult]) -> outcome.Report:
+                         graded: list[outcome.ProblemResult]) -> outcome.SubmissionResult:
         engine.grade(submission, problems[:1], options, graded=graded)
         front.out_of_time(signal.SIGALRM, None)  # as if the alarm rang now
         raise AssertionError("unreachable")

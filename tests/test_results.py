@@ -16,7 +16,7 @@ from autograder.gradescope.results import (
     write_results,
 )
 from autograder.grading.feedback import Feedback
-from autograder.grading.outcome import CaseResult, ProblemResult, Report
+from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult
 from autograder.spec import LoadedProblem
 
 ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8",
@@ -24,13 +24,13 @@ ENV = {"versions": {"python": "3.11.7", "jax": "0.10.2", "jaxlib": "0.10.2", "fl
 
 
 def report_for(problem: LoadedProblem, failing: dict[int, Feedback], at_import: str = "",
-               fault: str | None = None, printed: dict[int, str] | None = None) -> Report:
+               fault: str | None = None, printed: dict[int, str] | None = None) -> SubmissionResult:
     spec = problem.spec
     cases = tuple(CaseResult(i, spec.case_label(i), c.visibility, f"{spec.function}(...)",
                              spec.case_points(i), failing.get(i),
                              printed=(printed or {}).get(i, ""))
                   for i, c in enumerate(spec.cases))
-    return Report((ProblemResult(problem, cases, at_import),), ENV, 1.5, fault)
+    return SubmissionResult((ProblemResult(problem, cases, at_import),), ENV, 1.5, fault)
 
 
 def test_results_follow_the_schema_and_tag_every_test(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.files import write_atomically
-from autograder.grading.outcome import CaseResult, ProblemResult, Report
+from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult
 
 MAX_OUTPUT = 100_000
 PRINTED_SHOWN = 2_000
@@ -90,7 +90,7 @@ def case_test(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
     }
 
 
-def staff_summary(report: Report) -> dict[str, Any]:
+def staff_summary(report: SubmissionResult) -> dict[str, Any]:
     """Every test counted, hidden ones included: a hidden test only staff see."""
     return {"name": "Summary with hidden tests (staff only)", "score": 0, "max_score": 0,
             "status": "passed", "visibility": "hidden",
@@ -110,7 +110,7 @@ def failure_tests(traceback_text: str) -> list[dict[str, Any]]:
     ]
 
 
-def summary_lines(report: Report, visible_only: bool) -> list[str]:
+def summary_lines(report: SubmissionResult, visible_only: bool) -> list[str]:
     """One line per problem: tests passed and points. ``visible_only`` counts the visible
     tests alone and states no total, as Gradescope shows a student nothing of hidden tests
     (a total or a count that included them would let resubmissions probe them)."""
@@ -132,7 +132,7 @@ HIDDEN_NOTE = ("Only the visible tests are counted above. The other tests, and y
                "are shown when the course staff publish them.")
 
 
-def build_results(report: Report) -> dict[str, Any]:
+def build_results(report: SubmissionResult) -> dict[str, Any]:
     tests = [case_test(p, c) for p in report.problems for c in p.tests]
     hidden = any(c.visibility != "visible" for p in report.problems for c in p.tests)
     summary = summary_lines(report, visible_only=hidden)
@@ -160,7 +160,7 @@ def build_results(report: Report) -> dict[str, Any]:
 
 def failure_results(traceback_text: str) -> dict[str, Any]:
     """Results for a run the grader could not even start grading: the fault alone (a fault
-    after some problems were graded is a :class:`Report` with ``fault`` set)."""
+    after some problems were graded is a :class:`SubmissionResult` with ``fault`` set)."""
     return {
         "score": 0,
         "output": STAFF_MESSAGE,

@@ -19,7 +19,7 @@ from pathlib import Path
 from autograder.errors import GraderError
 from autograder.gradescope.results import build_results, failure_results, write_results
 from autograder.grading.engine import GradeOptions, grade
-from autograder.grading.outcome import ProblemResult, Report
+from autograder.grading.outcome import ProblemResult, SubmissionResult
 from autograder.spec import load_problems
 
 #: Seconds the alarm allows past the time budget: the engine stops itself at the budget,
@@ -62,7 +62,7 @@ class Graded:
 
     results_path: Path
     #: None when the grader failed (the results file then holds what was graded before).
-    report: Report | None
+    report: SubmissionResult | None
     #: A grader fault's message, or the traceback of an unexpected error; None if none.
     failure: str | None = None
 
@@ -75,7 +75,7 @@ def grade_to(submission: Path, problems_dir: Path, results_path: Path,
     Raises :class:`GraderError` only when the results file itself cannot be written."""
     graded: list[ProblemResult] = []
     start = time.monotonic()
-    report: Report | None = None
+    report: SubmissionResult | None = None
     failure = None
     try:
         report = grade(submission, load_problems(problems_dir), options, graded=graded)
@@ -83,8 +83,8 @@ def grade_to(submission: Path, problems_dir: Path, results_path: Path,
     except Exception as exc:
         detail = traceback.format_exc()
         failure = str(exc) if isinstance(exc, GraderError) else detail
-        results = (build_results(Report(tuple(graded), {}, time.monotonic() - start, detail))
-                   if graded else failure_results(detail))
+        partial = SubmissionResult(tuple(graded), {}, time.monotonic() - start, detail)
+        results = build_results(partial) if graded else failure_results(detail)
         report = None
     try:
         write_results(results_path, results)

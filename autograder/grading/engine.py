@@ -25,7 +25,7 @@ from autograder.grading import customchecks, feedback
 from autograder.grading.cache import ExpectedCache
 from autograder.grading.diagnose import CaseRun, Diagnoser, check_structure
 from autograder.grading.feedback import Feedback
-from autograder.grading.outcome import CaseResult, ProblemResult, Report
+from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult
 from autograder.grading.references import References, ReferenceSource
 from autograder.grading.student import BudgetExceeded, StudentFunction, judge
 from autograder.grading.submission import Submission, scan_submission, stage
@@ -149,7 +149,7 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
           options: GradeOptions | None = None,
           references: ReferenceSource | None = None,
           session: WorkerSession | None = None,
-          graded: list[ProblemResult] | None = None) -> Report:
+          graded: list[ProblemResult] | None = None) -> SubmissionResult:
     """Grade one submission (a directory or a file) against ``problems``.
 
     The expected outputs come from ``references`` when given (the student kit's shipped
@@ -200,4 +200,4 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
         environment = dict(environments[0] if environments else outputs.info)
     environment["isolation"] = isolation.note
     environment["memory_limit_mb"] = round(limits.memory / 2**20) if limits.memory else None
-    return Report(tuple(graded), environment, time.monotonic() - start, fault)
+    return SubmissionResult(tuple(graded), environment, time.monotonic() - start, fault)

@@ -86,7 +86,7 @@ class ProblemResult:
 
 
 @dataclass(frozen=True)
-class Report:
+class SubmissionResult:
     problems: tuple[ProblemResult, ...]
     environment: Mapping[str, Any]
     seconds: float

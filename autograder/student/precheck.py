@@ -20,7 +20,7 @@ from rich.markdown import Markdown
 
 from autograder.errors import UsageError
 from autograder.gradescope.results import case_tags
-from autograder.grading.outcome import CaseResult, ProblemResult, Report, format_points
+from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult, format_points
 from autograder.grading.references import ReferenceSource
 from autograder.spec import LoadedProblem, load_problems
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
@@ -67,13 +67,13 @@ def select(problems: Sequence[LoadedProblem], names: Sequence[str]) -> tuple[Loa
     return tuple(chosen)
 
 
-def warnings_for(report: Report, target: Target) -> list[str]:
+def warnings_for(report: SubmissionResult, target: Target) -> list[str]:
     student = report.environment.get("versions", {})
     warning = version_warning(target.grader_versions, student)
     return [warning] if warning else []
 
 
-def passed(report: Report) -> bool:
+def passed(report: SubmissionResult) -> bool:
     return report.fault is None and all(c.passed for p in report.problems for c in p.tests)
 
 
@@ -86,7 +86,7 @@ def _failed_groups(problem: ProblemResult) -> list[list[CaseResult]]:
     return list(groups.values())
 
 
-def print_check(report: Report, console: Console, submission: Path,
+def print_check(report: SubmissionResult, console: Console, submission: Path,
                 warnings: Sequence[str]) -> None:
     """One line per exercise, then each distinct failure: the diagnosis and the numbers."""
     console.print(f"Checking [bold]{submission}[/] on the visible cases", highlight=False)
@@ -144,7 +144,8 @@ def _case_data(problem: ProblemResult, case: CaseResult) -> dict[str, Any]:
     }
 
 
-def check_data(report: Report, submission: Path, warnings: Sequence[str]) -> dict[str, Any]:
+def check_data(report: SubmissionResult, submission: Path,
+               warnings: Sequence[str]) -> dict[str, Any]:
     """The check's outcome as JSON-ready data (what ``--json`` prints)."""
     return {
         "submission": str(submission),

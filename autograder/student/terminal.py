@@ -11,10 +11,10 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from autograder.gradescope.results import environment_lines
-from autograder.grading.outcome import Report, format_points
+from autograder.grading.outcome import SubmissionResult, format_points
 
 
-def print_report(report: Report, console: Console, details: bool = True) -> None:
+def print_report(report: SubmissionResult, console: Console, details: bool = True) -> None:
     table = Table(title="Grading summary", title_justify="left")
     table.add_column("problem")
     table.add_column("tests passed", justify="right")
