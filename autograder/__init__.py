@@ -2,7 +2,7 @@
 
 The public API, one name per line; everything else is internal. The names are imported
 when first used (PEP 562), because the student's worker process imports this package too
-(for its own small modules: ``worker``, ``jail``, ``protocol``, ``trace``, ``notebook``) and
+(for its own subpackages, ``autograder.worker`` and ``autograder.protocol``) and
 must not load the grader's spec, engine, pydantic or yaml.
 """
 
