@@ -325,8 +325,13 @@ def test_fingerprint_changes_with_a_jax_env_value(problem: LoadedProblem) -> Non
 
 @pytest.mark.parametrize("env", [{"HOME": "/somewhere"}, {"PATH": "/bin"},
                                  {"JAX_COMPILATION_CACHE_DIR": "/tmp/jax-cache"},
+                                 {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                                  "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"},
                                  {"MY_JAX_FLAG": "1"}])
 def test_fingerprint_ignores_other_env(problem: LoadedProblem, env: dict[str, str]) -> None:
+    """Nothing but JAX's numerical configuration: where it caches compiled programs does not
+    change an output (so ``warm``, with a compilation cache, and the kit's build, without
+    one, share the expected outputs)."""
     assert fingerprint(problem, env) == fingerprint(problem, {})
 
 

@@ -1,4 +1,4 @@
-"""Gradescope's ``results.json``: built from a report, written once, atomically.
+"""Gradescope's ``results.json``: built from a submission's result, written once, atomically.
 
 The format follows Gradescope's published specification (``../shared/gradescope/``): one
 test per case, each tagged ``problem:<function>`` (and ``pitfall:<id>`` when a known mistake

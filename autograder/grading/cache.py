@@ -31,6 +31,12 @@ _VERSIONED = ("jax", "jaxlib", "flax", "numpy")
 _CODE = ("spec/inputs.py", "worker", "protocol", "grading/cache.py")
 
 
+#: Worker settings of JAX's persistent compilation cache (see ``worker_environment``).
+COMPILATION_CACHE_SETTINGS = frozenset({"JAX_COMPILATION_CACHE_DIR",
+                                        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                                        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"})
+
+
 def default_cache_dir(env: Mapping[str, str]) -> Path:
     if env.get("AUTOGRADER_CACHE"):
         return Path(env["AUTOGRADER_CACHE"])
@@ -60,8 +66,11 @@ def fingerprint(problem: LoadedProblem, worker_env: Mapping[str, str]) -> str:
         add(package, metadata.version(package).encode())
     add("python", platform.python_version().encode())
     add("machine", platform.machine().encode())
-    jax_env = {k: v for k, v in sorted(worker_env.items()) if k.startswith(("JAX_", "XLA_"))}
-    jax_env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    # JAX's configuration decides the numbers; where and what it caches of its compiled
+    # programs does not (so ``warm``, which fills the compilation cache, and the kit's
+    # build, which does not use one, share their expected outputs).
+    jax_env = {k: v for k, v in sorted(worker_env.items())
+               if k.startswith(("JAX_", "XLA_")) and k not in COMPILATION_CACHE_SETTINGS}
     add("env", json.dumps(jax_env).encode())
     return digest.hexdigest()
 
