@@ -1,4 +1,4 @@
-"""The outputs of trusted code: the reference and the known-wrong functions of the mistakes file, on every case.
+"""The outputs of trusted code, the reference and the mistakes file's functions, on every case.
 
 A :class:`Source` names what to run: the reference, a variant of the problem's mistakes
 file, or the reference with some arguments replaced (a hard-coded seed). :class:`References`
