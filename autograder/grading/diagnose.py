@@ -26,12 +26,9 @@ import numpy as np
 
 from autograder.grading.feedback import Feedback
 from autograder.grading.references import Source, source_of
-from autograder.protocol.messages import ErrorInfo
+from autograder.protocol.messages import ErrorInfo, Event
 from autograder.spec import Detect, LoadedProblem, Mistake
 from autograder.spec.inputs import case_arguments
-
-Event = Mapping[str, Any]
-
 
 #: Gives the outputs of a source on every case (None where that source raised).
 Oracle = Callable[[LoadedProblem, Source], Mapping[int, np.ndarray | None]]

@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
 )
 
+from autograder.protocol.messages import Event
 from autograder.spec.checkfile import CustomCheck
 from autograder.spec.constraints import Constraint
 from autograder.spec.matchers import Matcher
@@ -163,8 +164,6 @@ class Returns(_Strict):
 
 LiftName = Literal["nnx.vmap", "nnx.scan", "nnx.split_rngs", "nn.vmap", "nn.scan",
                    "jax.vmap"]
-#: A recorded lift as the worker's trace gives it: plain data (``autograder.worker.trace``).
-Event = Mapping[str, Any]
 
 
 def _spec_values(args: Mapping[str, Matcher]) -> dict[str, Any]:
