@@ -31,7 +31,7 @@ from rich.table import Table
 from autograder.errors import GraderError, SpecError
 from autograder.grading.cache import ExpectedCache
 from autograder.grading.engine import GradeOptions, grade
-from autograder.grading.outcome import ProblemResult
+from autograder.grading.outcome import ProblemResult, format_points
 from autograder.grading.references import References
 from autograder.sandbox import WorkerSession, WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
@@ -110,7 +110,7 @@ def total_steps(directories: Sequence[Path]) -> int:
 
 
 def _score(result: ProblemResult) -> str:
-    return f"{round(result.points, 2):g}/{round(result.max_points, 2):g}"
+    return f"{format_points(result.points)}/{format_points(result.max_points)}"
 
 
 def _failures(result: ProblemResult, limit: int = 3) -> str:
