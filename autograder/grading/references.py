@@ -166,8 +166,8 @@ class References:
             self._worker = worker
         return self._worker
 
-    def _fail(self, what: str, reply: Reply | Failure) -> WorkerError:
-        worker = self._worker_for()
+    def _fail(self, worker: WorkerProcess, what: str, reply: Reply | Failure) -> WorkerError:
+        """Stop the trusted worker (a later request starts a new one); the fault to raise."""
         printed = worker.capture.text()
         worker.stop()
         self._worker = None
@@ -182,7 +182,7 @@ class References:
         what = f"the variant {source.name!r}" if is_variant else "the reference"
         loaded = worker.request(Load(function, str(path), str(path.parent)), limit)
         if isinstance(loaded, Failure | Raised):
-            raise self._fail(f"{what} of {problem.id}", loaded)
+            raise self._fail(worker, f"{what} of {problem.id}", loaded)
         params = {p.name: p for p in problem.spec.parameters}
         out: dict[int, np.ndarray | None] = {}
         for index in range(len(problem.spec.cases)):
@@ -202,7 +202,7 @@ class References:
                 raise WorkerError(f"the reference of {problem.id} returned {reply.returned} "
                                   f"on case {index + 1}, not an array")
             else:
-                raise self._fail(f"{what} of {problem.id} on case {index + 1}", reply)
+                raise self._fail(worker, f"{what} of {problem.id} on case {index + 1}", reply)
         return out
 
 
