@@ -63,10 +63,14 @@ def nn_scan(*, variable_axes: Any, split_rngs: Any, length: int | None,
 
 def nnx_vmap(*, in_axes: Any, target: str, out_axes: Any = 0, axis_size: int | None = None,
              wraps: str | None = None, where: str = "solution.py:9",
-             calls: int = 1) -> dict[str, Any]:
-    return {"lift": "nnx.vmap",
-            "args": {"in_axes": in_axes, "out_axes": out_axes, "axis_size": axis_size},
-            "target": target, "wraps": wraps, "where": where, "calls": calls}
+             calls: int = 1, arity: int | None = None) -> dict[str, Any]:
+    """``nnx.vmap`` on a function, called ``calls`` times with ``arity`` arguments (by
+    default one per ``in_axes`` entry)."""
+    event = {"lift": "nnx.vmap",
+             "args": {"in_axes": in_axes, "out_axes": out_axes, "axis_size": axis_size},
+             "target": target, "wraps": wraps, "where": where, "calls": calls}
+    arity = arity if arity is not None or not isinstance(in_axes, list) else len(in_axes)
+    return event if arity is None or not calls else {**event, "arity": arity}
 
 
 def split_rngs(*, splits: int, target: str, where: str = "solution.py:8",
@@ -77,8 +81,9 @@ def split_rngs(*, splits: int, target: str, where: str = "solution.py:8",
 
 def jax_vmap(*, in_axes: Any = 0, target: str = "<function forward>",
              where: str = "solution.py:5") -> dict[str, Any]:
-    return {"lift": "jax.vmap", "args": {"in_axes": in_axes, "out_axes": 0, "axis_size": None},
-            "target": target, "wraps": None, "where": where, "calls": 1}
+    event = {"lift": "jax.vmap", "args": {"in_axes": in_axes, "out_axes": 0, "axis_size": None},
+             "target": target, "wraps": None, "where": where, "calls": 1}
+    return {**event, "arity": len(in_axes)} if isinstance(in_axes, list) else event
 
 
 DENSE_SHARED = nn_vmap(variable_axes={"params": None}, split_rngs={"params": False})
@@ -924,7 +929,8 @@ def test_structure_missing_lift_golden() -> None:
     result = check_structure(problem, [passing(0, no_split), passing(1, no_split)], None)
     assert result == Feedback(
         "missing-lift",
-        "Your code does not use `nnx.split_rngs`, which this exercise is about.",
+        "Your numbers are right on every case, but the exercise is about the lifted transform "
+        "itself. Your code does not use `nnx.split_rngs`, which this exercise is about.",
         "Your code applies:\n"
         "- `nnx.vmap(vmap_over_ensemble.<locals>.make_model, in_axes=(0,), out_axes=0)` "
         "at `solution.py:9`\n"
@@ -943,8 +949,9 @@ def test_structure_lift_misconfigured_golden() -> None:
     result = check_structure(problem, [passing(0, odd_axes)], None)
     assert result == Feedback(
         "lift-misconfigured",
-        "Your code applies the lifted transforms with different arguments from the ones this "
-        "exercise asks for.",
+        "Your numbers are right on every case, but the exercise is about the lifted transform "
+        "itself. Your code applies the lifted transforms with different arguments from "
+        "the ones this exercise asks for.",
         "Your code applies:\n"
         "- `nnx.vmap(vmap_over_ensemble.<locals>.make_model, in_axes=(0,), out_axes=0)` "
         "at `solution.py:9`\n"

@@ -377,7 +377,7 @@ def test_a_detect_needs_a_condition() -> None:
         Detect()
     assert [e["msg"] for e in info.value.errors()] == [
         "Value error, give at least one of output, variant, reference_args, returned, error, "
-        "has, lacks"]
+        "params, has, lacks"]
 
 
 # What a TA must read for a mistake in a detect: the key path they wrote, once. The
@@ -391,7 +391,7 @@ DETECT_ERRORS: list[tuple[str, Any, str]] = [
      "at position 1"),
     ("no condition", {},
      "mistakes[0].detect: give at least one of output, variant, reference_args, returned, "
-     "error, has, lacks"),
+     "error, params, has, lacks"),
     ("matcher with two keys",
      {"has": [{"lift": "nn.vmap", "args": {"in_axes": {"not": 0, "one_of": [1]}}}]},
      "mistakes[0].detect.has[0].args: args.in_axes: a matcher has exactly one of not, "
@@ -400,7 +400,8 @@ DETECT_ERRORS: list[tuple[str, Any, str]] = [
      "mistakes[0].detect.outptu: unknown key (did you mean 'output'?)"),
     ("unknown lift", {"has": [{"lift": "nn.map"}]},
      "mistakes[0].detect.has[0].lift: Input should be 'nnx.vmap', 'nnx.scan', "
-     "'nnx.split_rngs', 'nn.vmap', 'nn.scan' or 'jax.vmap'"),
+     "'nnx.split_rngs', 'nn.vmap', 'nn.scan', 'jax.vmap', 'nnx.split', 'nnx.merge' or "
+     "'Rngs.fork'"),
     ("a bool reference argument", {"reference_args": {"seed": True}},
      "mistakes[0].detect.reference_args.seed: expected a number or an array recipe such as "
      "{generate: normal, shape: [3, 4], seed: 7}"),
@@ -412,7 +413,7 @@ DETECT_ERRORS: list[tuple[str, Any, str]] = [
      "subpattern at position 0"),
     ("list form, no condition", [{"output": "transposed"}, {}],
      "mistakes[0].detect[1]: give at least one of output, variant, reference_args, returned, "
-     "error, has, lacks"),
+     "error, params, has, lacks"),
 ]
 
 

@@ -218,10 +218,10 @@ def test_a_call_from_a_student_file_is_recorded_with_defaults(tmp_path: Path) ->
     assert tracer.events == [
         {"lift": "nnx.vmap", "args": {"in_axes": [None, 0], "out_axes": 0, "axis_size": None},
          "target": "<function layer>", "wraps": None, "where": f"solution.py:{vmap_line}",
-         "calls": 0},
+         "scope": "build", "id": 0, "calls": 0},
         {"lift": "nn.scan", "args": {"length": 3, "reverse": False},
          "target": "<function fake_vmap.<locals>.lifted>", "wraps": "nnx.vmap",
-         "where": f"solution.py:{scan_line}", "calls": 0},
+         "where": f"solution.py:{scan_line}", "scope": "build", "id": 1, "calls": 0},
     ]
     # The originals run unchanged; each call of a product is counted on its event.
     assert lifted("m", 5) == ("vmapped", 5)
@@ -276,7 +276,8 @@ def test_decorator_factory_records_the_decorated_function(tmp_path: Path) -> Non
     assert tracer.events == [
         {"lift": "nnx.vmap", "args": {"in_axes": 1, "out_axes": 0, "axis_size": None},
          "target": "<function decorated.<locals>.fwd>", "wraps": None,
-         "where": f"solution.py:{line_of(STUDENT, 'vmap-decorator')}", "calls": 0},
+         "where": f"solution.py:{line_of(STUDENT, 'vmap-decorator')}", "scope": "decorated",
+         "id": 0, "calls": 0},
     ]
     assert fwd("m", 2) == ("vmapped", 2)
     assert tracer.events[0]["calls"] == 1
@@ -322,9 +323,10 @@ def test_wraps_is_none_for_a_function_no_recorded_lift_made(tmp_path: Path) -> N
     assert tracer.events == [
         {"lift": "nn.scan", "args": {"length": 4, "reverse": False},
          "target": "<function fake_vmap.<locals>.lifted>", "wraps": None, "where": where,
-         "calls": 0},
+         "scope": "plain_scan", "id": 0, "calls": 0},
         {"lift": "nn.scan", "args": {"length": 4, "reverse": False},
-         "target": "<function forward>", "wraps": None, "where": where, "calls": 0},
+         "target": "<function forward>", "wraps": None, "where": where, "scope": "plain_scan",
+         "id": 1, "calls": 0},
     ]
 
 
@@ -364,10 +366,12 @@ def test_a_class_product_has_no_call_count_but_is_remembered(tmp_path: Path) -> 
     module.build(vmap, scan)
     assert tracer.events == [
         {"lift": "nn.vmap", "args": {"in_axes": 0}, "target": "<class Block>", "wraps": None,
-         "where": f"solution.py:{line_of(CLASS_STUDENT, 'class-vmap')}"},
+         "where": f"solution.py:{line_of(CLASS_STUDENT, 'class-vmap')}", "scope": "build",
+         "id": 0},
         {"lift": "nn.scan", "args": {"length": 2, "reverse": False},
          "target": "<class VmapBlock>", "wraps": "nn.vmap",
-         "where": f"solution.py:{line_of(CLASS_STUDENT, 'class-scan')}", "calls": 0},
+         "where": f"solution.py:{line_of(CLASS_STUDENT, 'class-scan')}", "scope": "build",
+         "id": 1, "calls": 0},
     ]
 
 

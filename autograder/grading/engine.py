@@ -26,7 +26,9 @@ from autograder.grading.cache import ExpectedCache
 from autograder.grading.diagnose import CaseRun, Diagnoser, check_structure
 from autograder.grading.feedback import Feedback
 from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult
-from autograder.grading.references import References, ReferenceSource
+from autograder.grading.params import decode_models
+from autograder.grading.provenance import static_lifts
+from autograder.grading.references import PARAMS, References, ReferenceSource
 from autograder.grading.student import BudgetExceeded, StudentFunction, judge
 from autograder.grading.submission import Submission, scan_submission, stage
 from autograder.sandbox import (
@@ -39,7 +41,7 @@ from autograder.sandbox import (
     worker_environment,
 )
 from autograder.sandbox.isolation import choose, default_memory_limit, lock_down
-from autograder.spec import LoadedProblem
+from autograder.spec import LoadedProblem, Mistake
 from autograder.spec.inputs import describe_call
 
 
@@ -108,6 +110,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     # Expected outputs first (from the cache, normally), and no trusted worker left running
     # beside the student's, so the student's memory limit can be most of the container's.
     expected = references.expected(problem)
+    reference_models = {index: decode_models(array) for index, array in
+                        references.outputs(problem, PARAMS).items()}
     references.release()
     student = StudentFunction(problem, found, submission.root, spec, template)
     runs: list[CaseRun] = []
@@ -132,15 +136,19 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     finally:
         student.close()
 
-    diagnoser = Diagnoser(problem, expected, references.outputs)
+    diagnoser = Diagnoser(problem, expected, references.outputs, reference_models)
     cases = []
+    named: list[Mistake] = []
     for run in runs:
         explained, credit = diagnoser.explain(run)
+        named += [m for m in diagnoser.named(run) if m not in named]
         cases.append(result(run.index, explained, seconds.get(run.index), credit, run.printed,
                             run.got))
     structure = None
     if problem.spec.structure is not None:
-        structure = structure_result(check_structure(problem, runs, first_failure))
+        static = static_lifts(submission.sources(), found.relative, function)
+        structure = structure_result(check_structure(problem, runs, first_failure, static,
+                                                     named))
     return ProblemResult(problem, tuple(cases), "\n".join(student.printed),
                          tuple(student.notes), student.environment, structure, checks)
 

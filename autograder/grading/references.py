@@ -22,6 +22,7 @@ import numpy as np
 
 from autograder.errors import WorkerError
 from autograder.grading.cache import ExpectedCache, fingerprint
+from autograder.grading.params import encode_models
 from autograder.protocol.messages import Call, Load, Raised, Reply, Returned
 from autograder.sandbox import Failure, Template, WorkerProcess, WorkerSpec, worker_environment
 from autograder.spec import ArrayInput, Detect, LoadedProblem
@@ -33,7 +34,7 @@ class Source:
     """Where comparison outputs come from: the reference, a variant, or the reference with
     some arguments replaced."""
 
-    kind: Literal["reference", "variant", "args"]
+    kind: Literal["reference", "variant", "args", "params"]
     name: str = ""
     #: (parameter, JSON of the replacing value): hashable, whatever the value is.
     args: tuple[tuple[str, str], ...] = ()
@@ -47,12 +48,17 @@ class Source:
     def slug(self) -> str:
         if self.kind == "reference":
             return "reference"
+        if self.kind == "params":
+            return "params-reference"
         if self.kind == "variant":
             return f"variant-{self.name}"
         return "args-" + "-".join(f"{k}={v}" for k, v in self.args)
 
 
 REFERENCE = Source("reference")
+#: The variables of the models the reference builds on each case (its "outputs" are
+#: :func:`~autograder.grading.params.encode_models` arrays), computed with its outputs.
+PARAMS = Source("params")
 
 
 def source_of(detect: Detect) -> Source | None:
@@ -68,8 +74,9 @@ def source_of(detect: Detect) -> Source | None:
 
 
 def sources_of(problem: LoadedProblem) -> list[Source]:
-    """The reference and every source a mistake of ``problem`` is compared with."""
-    sources = [REFERENCE]
+    """The reference (its outputs and its models' variables) and every source a mistake of
+    ``problem`` is compared with."""
+    sources = [REFERENCE, PARAMS]
     for mistake in problem.spec.mistakes:
         for detect in mistake.alternatives:
             source = source_of(detect)
@@ -150,8 +157,11 @@ class References:
         key = fingerprint(problem, self._spec.env)
         outputs = None if self._refresh else self._cache.load(problem, key, source.slug)
         if outputs is None:
-            outputs = self._compute(problem, source)
-            self._cache.store(problem, key, outputs, source.slug)
+            computed = self._compute(problem, PARAMS if source == PARAMS else source)
+            for made, made_outputs in computed.items():
+                self._cache.store(problem, key, made_outputs, made.slug)
+                self._memo[(problem.directory, made)] = made_outputs
+            outputs = computed[source]
         self._memo[memo_key] = outputs
         return outputs
 
@@ -173,18 +183,25 @@ class References:
         self._worker = None
         return WorkerError(f"{what} failed: {explain(reply)}\n{printed}")
 
-    def _compute(self, problem: LoadedProblem, source: Source) -> dict[int, np.ndarray | None]:
+    def _compute(self, problem: LoadedProblem,
+                 source: Source) -> dict[Source, dict[int, np.ndarray | None]]:
+        """The outputs of ``source`` on every case; the reference's come with its models'
+        variables (``PARAMS``), recorded by the worker's tracer as it runs."""
         worker = self._worker_for()
         limit = problem.spec.time_limit * 4
         is_variant = source.kind == "variant"
+        with_params = source in (REFERENCE, PARAMS)
+        source = REFERENCE if source == PARAMS else source
         path = (problem.mistakes_path if is_variant else problem.reference_path).resolve()
         function = source.name if is_variant else problem.spec.function
         what = f"the variant {source.name!r}" if is_variant else "the reference"
-        loaded = worker.request(Load(function, str(path), str(path.parent)), limit)
+        loaded = worker.request(Load(function, str(path), str(path.parent), trace=with_params),
+                                limit)
         if isinstance(loaded, Failure | Raised):
             raise self._fail(worker, f"{what} of {problem.id}", loaded)
         params = {p.name: p for p in problem.spec.parameters}
         out: dict[int, np.ndarray | None] = {}
+        models: dict[int, np.ndarray | None] = {}
         for index in range(len(problem.spec.cases)):
             values = case_arguments(problem, index)
             for name, value in source.replacements().items():
@@ -193,6 +210,7 @@ class References:
             reply = worker.request(Call(function, tuple(values)), limit)
             if isinstance(reply, Returned) and reply.output is not None:
                 out[index] = reply.output
+                models[index] = encode_models(reply.models)
             elif isinstance(reply, Raised) and reply.error.kind == "runtime-error" and (
                     source != REFERENCE):
                 out[index] = None  # a variant may raise where the mistake would
@@ -203,7 +221,7 @@ class References:
                                   f"on case {index + 1}, not an array")
             else:
                 raise self._fail(worker, f"{what} of {problem.id} on case {index + 1}", reply)
-        return out
+        return {source: out, PARAMS: models} if with_params else {source: out}
 
 
 def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,

@@ -145,17 +145,19 @@ def judge(problem: LoadedProblem, index: int, reply: Reply | Failure, expected: 
         case Raised(error=error) if error.kind == "wrong-signature":
             return CaseRun(index, feedback.wrong_signature(
                 function, problem.spec.parameter_names, error))
-        case Raised(error=error, trace=trace, printed=printed):
+        case Raised(error=error, trace=trace, printed=printed, models=models):
             return CaseRun(index, feedback.runtime_error(function, error), error=error,
-                           trace=trace, printed=printed)
-        case Returned(too_large=int(size), trace=trace, printed=printed):
+                           trace=trace, printed=printed, models=models)
+        case Returned(too_large=int(size), trace=trace, printed=printed, models=models):
             return CaseRun(index, feedback.output_too_large(function, size), trace=trace,
-                           printed=printed)
-        case Returned(output=got, returned=returned, trace=trace, printed=printed):
+                           printed=printed, models=models)
+        case Returned(output=got, returned=returned, trace=trace, printed=printed,
+                      models=models):
             mismatch = compare(got, returned, expected, problem.spec.tolerance_for(index),
                                problem.spec.returns.dtype)
             verdict = None if mismatch is None else Feedback.from_mismatch(mismatch)
-            return CaseRun(index, verdict, got, returned, trace=trace, printed=printed)
+            return CaseRun(index, verdict, got, returned, trace=trace, printed=printed,
+                           models=models)
         case _:
             raise AssertionError(f"{reply!r} does not answer a call")  # decode_reply checked
     return CaseRun(index, failed, printed=reply.printed)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autograder.errors import SubmissionError
 from autograder.files import NOT_CONTENT
+from autograder.grading.provenance import notebook_source
 from autograder.worker.notebook import MAX_NOTEBOOK_BYTES, NotebookError, read_cells
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
@@ -57,6 +58,23 @@ class Submission:
             return defining[0]
         broken = [f for f in self.files if f.error is not None]
         return broken[0] if broken else None
+
+    def sources(self) -> dict[str, str]:
+        """Every readable file's source text by relative path, a notebook's code cells
+        joined into one module (for the trusted side's reading of the code: never run)."""
+        texts = {}
+        for file in self.files:
+            if file.unusable:
+                continue
+            try:
+                if file.path.suffix == ".ipynb":
+                    texts[file.relative] = notebook_source(
+                        [cell.source for cell in read_cells(file.path)])
+                else:
+                    texts[file.relative] = file.path.read_text(errors="replace")
+            except (OSError, NotebookError):
+                continue
+        return texts
 
     def near_names(self, function: str) -> list[str]:
         names = sorted({name for f in self.files for name in f.defines})

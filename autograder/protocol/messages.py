@@ -151,6 +151,35 @@ class Loaded:
 
 
 @dataclass(frozen=True)
+class Leaf:
+    """One variable of a model: its path (``params/Dense_0/kernel``) and shape."""
+
+    path: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Variables:
+    """The variables of a model the code built (an NNX module's parameters, or what Linen's
+    ``init`` returned), recorded where the code handed it to a lift or got it from one."""
+
+    kind: str  # "nnx" or "linen"
+    where: str
+    leaves: tuple[Leaf, ...]
+
+    @property
+    def size(self) -> int:
+        """The number of parameters."""
+        total = 0
+        for leaf in self.leaves:
+            count = 1
+            for dim in leaf.shape:
+                count *= dim
+            total += count
+        return total
+
+
+@dataclass(frozen=True)
 class Returned:
     """The function returned. ``output`` is the value as an array, when it was array-like
     and not ``too_large`` (then that many bytes) to send."""
@@ -161,6 +190,7 @@ class Returned:
     output: np.ndarray | None = None
     too_large: int | None = None
     trace: tuple[Event, ...] = ()
+    models: tuple[Variables, ...] = ()
     printed: str = ""
 
 
@@ -171,6 +201,7 @@ class Raised:
     TYPE: ClassVar[str] = "raised"
     error: ErrorInfo
     trace: tuple[Event, ...] | None = None
+    models: tuple[Variables, ...] = ()
     cell_errors: tuple[CellError, ...] = ()
     printed: str = ""
 
@@ -196,7 +227,8 @@ _BY_TYPE: dict[str, type[Any]] = {cls.TYPE: cls for cls in typing.get_args(Messa
 _EVENT_KEYS: dict[str, tuple[type, ...]] = {
     "lift": (str,), "where": (str, type(None)), "wraps": (str, type(None)),
     "target": (str, list, dict, int, float, bool, type(None)), "args": (dict,),
-    "calls": (int,),
+    "calls": (int,), "scope": (str,), "id": (int,), "resolved": (dict,),
+    "arity": (int,),
 }
 
 

@@ -45,6 +45,10 @@ class Matcher(ABC):
         "not split", "not batched")."""
         return self.matches(None)
 
+    def canonical(self, arity: int | None) -> Matcher:
+        """This matcher on :func:`canonical_axes` values: every literal in canonical form."""
+        return self
+
 
 @dataclass(frozen=True)
 class Equals(Matcher):
@@ -69,6 +73,11 @@ class Equals(Matcher):
     def spec_value(self) -> Any:
         return self.value
 
+    def canonical(self, arity: int | None) -> Matcher:
+        if arity is None or isinstance(self.value, list | dict):
+            return self
+        return SequenceOf((self,) * arity)
+
 
 @dataclass(frozen=True)
 class Not(Matcher):
@@ -81,6 +90,9 @@ class Not(Matcher):
 
     def describe(self) -> str:
         return f"anything but {self.operand.describe()}"
+
+    def canonical(self, arity: int | None) -> Matcher:
+        return Not(self.operand.canonical(arity))
 
     def spec_value(self) -> Any:
         return {"not": self.operand.spec_value()}
@@ -98,6 +110,9 @@ class OneOf(Matcher):
     def describe(self) -> str:
         return f"one of {_tuple(self.options)}"
 
+    def canonical(self, arity: int | None) -> Matcher:
+        return OneOf(tuple(option.canonical(arity) for option in self.options))
+
     def spec_value(self) -> Any:
         return {"one_of": [option.spec_value() for option in self.options]}
 
@@ -113,6 +128,9 @@ class NoneOf(Matcher):
 
     def describe(self) -> str:
         return f"none of {_tuple(self.options)}"
+
+    def canonical(self, arity: int | None) -> Matcher:
+        return NoneOf(tuple(option.canonical(arity) for option in self.options))
 
     def spec_value(self) -> Any:
         return {"not_one_of": [option.spec_value() for option in self.options]}
@@ -133,6 +151,9 @@ class MappingOf(Matcher):
     def describe(self) -> str:
         return "{" + ", ".join(f"{key!r}: {m.describe()}" for key, m in self.entries) + "}"
 
+    def canonical(self, arity: int | None) -> Matcher:
+        return MappingOf(tuple((key, m.canonical(None)) for key, m in self.entries))
+
     def spec_value(self) -> Any:
         return {key: matcher.spec_value() for key, matcher in self.entries}
 
@@ -150,8 +171,34 @@ class SequenceOf(Matcher):
     def describe(self) -> str:
         return _tuple(self.items)
 
+    def canonical(self, arity: int | None) -> Matcher:
+        items = tuple(item.canonical(None) for item in self.items)
+        if arity is None and items and isinstance(items[0], Equals) and all(
+                i == items[0] for i in items):
+            return items[0]
+        return SequenceOf(items)
+
     def spec_value(self) -> Any:
         return [matcher.spec_value() for matcher in self.items]
+
+
+#: Arguments that give one axis per argument (or output) of the lifted function.
+AXES_ARGUMENTS = frozenset({"in_axes", "out_axes"})
+
+
+def canonical_axes(value: Any, arity: int | None = None) -> Any:
+    """One form for axis specifications that JAX and Flax treat as the same, since an axis
+    given for a subtree applies to all it holds. With the lifted function's ``arity``
+    known: one entry per argument (``0`` for two arguments is ``[0, 0]``; ``(0,)`` for one
+    is ``[0]``). Without it, and inside an argument: a list whose entries are all one axis
+    is that axis (``(0,)`` is ``0``; ``((None, None), 0)`` is ``[None, 0]``)."""
+    if not isinstance(value, list):
+        return [value] * arity if arity is not None and not isinstance(value, dict) else value
+    items = [canonical_axes(v) for v in value]
+    if arity is None and items and not isinstance(items[0], list | dict) and all(
+            type(i) is type(items[0]) and i == items[0] for i in items):
+        return items[0]
+    return items
 
 
 def _tuple(items: Sequence[Matcher]) -> str:

@@ -34,7 +34,7 @@ from pydantic import (
 from autograder.protocol.messages import Event
 from autograder.spec.checkfile import CustomCheck
 from autograder.spec.constraints import Constraint
-from autograder.spec.matchers import Matcher
+from autograder.spec.matchers import AXES_ARGUMENTS, Matcher, canonical_axes
 from autograder.spec.matchers import parse as parse_matcher
 
 SPEC_FILENAME = "problem.yaml"
@@ -163,7 +163,10 @@ class Returns(_Strict):
 
 
 LiftName = Literal["nnx.vmap", "nnx.scan", "nnx.split_rngs", "nn.vmap", "nn.scan",
-                   "jax.vmap"]
+                   "jax.vmap", "nnx.split", "nnx.merge", "Rngs.fork"]
+#: The lifted transforms proper (``nnx.split``, ``nnx.merge`` and ``Rngs.fork`` are pieces).
+TRANSFORMS = frozenset({"nnx.vmap", "nnx.scan", "nnx.split_rngs", "nn.vmap", "nn.scan",
+                        "jax.vmap"})
 
 
 def _spec_values(args: Mapping[str, Matcher]) -> dict[str, Any]:
@@ -173,8 +176,10 @@ def _spec_values(args: Mapping[str, Matcher]) -> dict[str, Any]:
 class LiftPattern(_Strict):
     """Matches one recorded lift: its name, what it wraps, and some of its arguments.
 
-    Argument values are compared after tuples become lists (``in_axes: [0, null]``); a
-    mapping matches when its listed keys match (a missing key counts as ``false``/``null``);
+    Argument values are compared after tuples become lists (``in_axes: [0, null]``), axis
+    arguments in one canonical form (``(0,)`` is ``0``; a ``StateAxes`` that puts the whole
+    argument on one axis is that axis); a mapping matches when its listed keys match (a
+    missing key counts as ``false``/``null``);
     ``{not: V}``, ``{one_of: [V, ...]}`` and ``{not_one_of: [V, ...]}`` say more.
     """
 
@@ -204,7 +209,15 @@ class LiftPattern(_Strict):
         if self.wraps not in (None, "nothing") and event.get("wraps") != self.wraps:
             return False
         args = event.get("args") or {}
-        return all(matcher.matches(args.get(name)) for name, matcher in self.args.items())
+        resolved = event.get("resolved") or {}
+        for name, matcher in self.args.items():
+            value = resolved.get(name, args.get(name))
+            if name in AXES_ARGUMENTS:
+                arity = event.get("arity") if name == "in_axes" else None
+                value, matcher = canonical_axes(value, arity), matcher.canonical(arity)
+            if not matcher.matches(value):
+                return False
+        return True
 
     def describe(self) -> str:
         """``nn.vmap(in_axes=0, variable_axes={'params': None}) applied to nn.scan(...)``."""
@@ -216,6 +229,9 @@ class LiftPattern(_Strict):
 
 
 OutputSignature = Literal["identical-rows", "transposed", "not-flattened"]
+#: How the variables of the model the code built differ from the reference's.
+ParamsDifference = Literal["extra-scope", "missing-scope", "extra-axis", "missing-axis",
+                           "different-shape", "different-paths"]
 
 
 class Detect(_Strict):
@@ -233,6 +249,11 @@ class Detect(_Strict):
         None, description="regex on what a non-array return value was, e.g. '^tuple'")
     error: str | None = Field(
         None, description="regex searched in 'ExceptionType: message' of a runtime error")
+    params: ParamsDifference | None = Field(
+        None, description="how the variables of the model the code built differ from the "
+                          "reference's: an extra module scope (params/Dense_0/...), an extra "
+                          "leading axis on every weight (per-example params), a missing one "
+                          "(no layer axis), other shapes, other paths")
     has: tuple[LiftPattern, ...] = Field((), description="lifts the code must apply")
     lacks: tuple[LiftPattern, ...] = Field((), description="lifts the code must not apply")
 
@@ -248,15 +269,15 @@ class Detect(_Strict):
 
     def model_post_init(self, context: Any, /) -> None:
         if not (self.output or self.variant or self.reference_args or self.returned
-                or self.error or self.has or self.lacks):
+                or self.error or self.params or self.has or self.lacks):
             raise ValueError("give at least one of output, variant, reference_args, "
-                             "returned, error, has, lacks")
+                             "returned, error, params, has, lacks")
 
     @property
     def trace_only(self) -> bool:
         """Recognised from the lifts alone (it may not change the numbers at all)."""
         return not (self.output or self.variant or self.reference_args or self.returned
-                    or self.error)
+                    or self.error or self.params)
 
     def trace_holds(self, trace: Sequence[Event], completed: bool = True) -> bool:
         """Whether the trace has every ``has`` lift and none of the ``lacks`` ones. A lift
@@ -291,12 +312,32 @@ class Mistake(_Strict):
         return self.detect if isinstance(self.detect, tuple) else (self.detect,)
 
 
+class Alternative(_Strict):
+    """Another structure the structure test accepts: equivalent to the one the exercise
+    shows (the same stacked parameters made another documented way)."""
+
+    because: str = Field(description="why it is equivalent, for TAs and the docs")
+    expect: tuple[LiftPattern, ...] = Field(min_length=1)
+
+
 class Structure(_Strict):
-    """The lifts a correct solution applies, checked by one test of its own."""
+    """The lifts a correct solution applies, checked by one test of its own.
+
+    The lifts must be in the trace the student's worker records *and* in the student's
+    source, found there by the trusted side, with their results flowing to the returned
+    value: a decoy lift or an injected event does not pass."""
 
     points: float = Field(gt=0, description="taken from the problem's points")
     visibility: Visibility = "visible"
     expect: tuple[LiftPattern, ...] = Field(min_length=1)
+    accept: tuple[Alternative, ...] = Field(
+        (), description="equivalent structures also accepted, e.g. the keys split with "
+                        "Rngs.fork(split=N) instead of nnx.split_rngs")
+
+    @property
+    def options(self) -> tuple[tuple[LiftPattern, ...], ...]:
+        """Every accepted set of lifts: the expected one first."""
+        return (self.expect, *(a.expect for a in self.accept))
 
 
 class Case(_Strict):

@@ -76,13 +76,19 @@ def _short_path(filename: str) -> str:
 
 
 def format_exception(exc: BaseException) -> str:
-    """The traceback as a student should see it: the grader's own frames removed."""
+    """The traceback as a student should see it: the grader's own frames removed, and the
+    libraries' (jax, flax) too when the student's own frames are there to read."""
+    kept = [f for f in traceback.extract_tb(exc.__traceback__)
+            if not os.path.abspath(f.filename).startswith(_PACKAGE)]
+    own = [f for f in kept if f.filename.startswith(tuple(STUDENT_ROOTS))]
+    hidden = len(kept) - len(own) if own else 0
     frames = traceback.StackSummary.from_list([
         traceback.FrameSummary(_short_path(f.filename), f.lineno, f.name, line=f.line)
-        for f in traceback.extract_tb(exc.__traceback__)
-        if not os.path.abspath(f.filename).startswith(_PACKAGE)])
+        for f in (own or kept)])
     text = "Traceback (most recent call last):\n" if frames else ""
     text += "".join(traceback.format_list(frames))
+    if hidden:
+        text += f"  ({hidden} frame{'s' if hidden > 1 else ''} inside jax/flax not shown)\n"
     text += "".join(traceback.format_exception_only(type(exc), exc))
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]

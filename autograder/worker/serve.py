@@ -37,6 +37,7 @@ from autograder.protocol.messages import (
     ChecksRan,
     ErrorInfo,
     Event,
+    Leaf,
     Load,
     Loaded,
     Raised,
@@ -45,6 +46,7 @@ from autograder.protocol.messages import (
     Request,
     Returned,
     RunChecks,
+    Variables,
     decode_request,
     describe_array,
     encode,
@@ -225,24 +227,40 @@ class Worker:
                                     signature=_signature(fn)))
         except ValueError:
             pass  # builtins without a signature: just call them
-        mark = len(self.tracer.events)
+        tracer = self.tracer
+        marks = len(tracer.events), len(tracer.invocations)
+        tracer.models.clear()
         ran = capture.call(lambda: _returned(fn(*args)))
-        trace = self._trace(request.function, mark)
+        trace = self._trace(request.function, *marks)
+        models = tuple(_variables(m) for m in tracer.models)
         if ran.error is not None:
             return Raised(capture.error_info("runtime-error", ran.error, seconds=ran.seconds),
-                          trace=trace)
+                          trace=trace, models=models)
         assert ran.value is not None
         result, output = ran.value
         returned = describe_object(result)
         if output is not None and (output.dtype.hasobject
                                    or output.nbytes > wire.MAX_MESSAGE_BYTES // 2):
-            return Returned(returned, ran.seconds, too_large=output.nbytes, trace=trace)
-        return Returned(returned, ran.seconds, output, trace=trace)
+            return Returned(returned, ran.seconds, too_large=output.nbytes, trace=trace,
+                            models=models)
+        return Returned(returned, ran.seconds, output, trace=trace, models=models)
 
-    def _trace(self, function: str, mark: int) -> tuple[Event, ...]:
-        """The lifts this call applied, after those applied when its module was imported."""
-        at_import = self.load_events.get(self.function_files[function], [])
-        return (*at_import, *self.tracer.events[mark:])
+    def _trace(self, function: str, events: int, invocations: int) -> tuple[Event, ...]:
+        """The lifts this call applied: those it made, and those made when its module was
+        imported that it used (a lifted function it called, counted with this call's calls
+        only; a Linen class lifted at the module's top level, whose use cannot be counted).
+        What other code did at import time, such as a notebook cell trying another
+        function, is not this call's."""
+        used: dict[int, int] = {}
+        for index in self.tracer.invocations[invocations:]:
+            used[index] = used.get(index, 0) + 1
+        at_import = [
+            {**e, "calls": used[e["id"]]} if e["id"] in used else e
+            for e in self.load_events.get(self.function_files[function], [])
+            if e["id"] in used or ("calls" not in e and e.get("scope") == "<module>")]
+        made = [{**e, "calls": used.get(e["id"], 0)} if "calls" in e else e
+                for e in self.tracer.events[events:]]
+        return tuple(_public(e) for e in (*at_import, *made))
 
     # -- custom checks -----------------------------------------------------------------------
 
@@ -256,6 +274,16 @@ class Worker:
                                             str(o.get("message", "")),
                                             str(o.get("printed", "")), o.get("score"))
                                for o in ran.value))
+
+
+def _public(event: Event) -> Event:
+    """An event as sent: without the tracer's private keys."""
+    return {k: v for k, v in event.items() if not k.startswith("_")}
+
+
+def _variables(model: dict[str, Any]) -> Variables:
+    return Variables(str(model["kind"]), str(model["where"]),
+                     tuple(Leaf(str(p), tuple(shape)) for p, shape in model["leaves"]))
 
 
 def _run_cell(source: str, filename: str, namespace: dict[str, Any]) -> None:
