@@ -80,7 +80,9 @@ def difference(student: Sequence[Variables],
         return _shapes(mine.leaves, wanted)
     scoped = _one_scope_apart(ours, wanted)
     if scoped is not None:
-        extra, (path, other) = scoped
+        extra, pairs = scoped
+        # The largest weight makes the clearest example (a kernel rather than a bias).
+        path, other = max(pairs, key=lambda pair: _size((ours if extra else wanted)[pair[0]]))
         yours, reference_leaf = (ours[path], wanted[other]) if extra else (ours[other],
                                                                            wanted[path])
         if extra:
@@ -139,10 +141,14 @@ def _shapes(leaves: Sequence[Leaf], wanted: dict[str, Leaf]) -> Difference | Non
                                      if len(differing) > 1 else "") + "."))
 
 
+def _size(leaf: Leaf) -> int:
+    return int(np.prod(leaf.shape, dtype=np.int64))
+
+
 def _one_scope_apart(ours: dict[str, Leaf], wanted: dict[str, Leaf]
-                     ) -> tuple[bool, tuple[str, str]] | None:
+                     ) -> tuple[bool, list[tuple[str, str]]] | None:
     """Whether removing one path segment maps one side's paths onto the other's (an extra
-    scope in ours: True), with an example pair (the longer path, the shorter)."""
+    scope in ours: True), with the pairs (the longer path, the shorter)."""
     for longer, shorter, extra in ((ours, wanted, True), (wanted, ours, False)):
         if len(longer) != len(shorter):
             continue
@@ -156,6 +162,5 @@ def _one_scope_apart(ours: dict[str, Leaf], wanted: dict[str, Leaf]
             pairs[path] = match
         else:
             if len(set(pairs.values())) == len(shorter):
-                first = sorted(pairs)[0]
-                return extra, (first, pairs[first])
+                return extra, sorted(pairs.items())
     return None

@@ -75,6 +75,10 @@ def _short_path(filename: str) -> str:
     return filename.split(marker, 1)[1] if marker in filename else filename
 
 
+#: JAX's note under an error whose traceback it filtered: not the student's concern.
+_JAX_NOTE = "--------------------\nFor simplicity, JAX has removed its internal frames"
+
+
 def format_exception(exc: BaseException) -> str:
     """The traceback as a student should see it: the grader's own frames removed, and the
     libraries' (jax, flax) too when the student's own frames are there to read."""
@@ -89,7 +93,7 @@ def format_exception(exc: BaseException) -> str:
     text += "".join(traceback.format_list(frames))
     if hidden:
         text += f"  ({hidden} frame{'s' if hidden > 1 else ''} inside jax/flax not shown)\n"
-    text += "".join(traceback.format_exception_only(type(exc), exc))
+    text += "".join(traceback.format_exception_only(type(exc), exc)).split(_JAX_NOTE)[0]
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]
     return text
