@@ -1,0 +1,772 @@
+"""A corpus of realistic student submissions, graded through real workers.
+
+Each entry is written the way Flax's own documentation, tests, examples and GitHub code write
+these patterns (the comment above each one says where its style comes from), or the way
+students edit a starter (a deleted line, a notebook whose last cells try the functions out).
+Every entry states the exact points (out of 5: 3 visible cases of 1 point and the 2-point
+structure test) and the exact tags of every test (the cases, then the structure test).
+
+CORRECT entries must get full marks and no tag at all, whatever their style. WRONG entries
+state the grader's TARGET behaviour: where today's grader disagrees, the test fails until the
+grader is fixed; the expectation is not weakened to match it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from autograder.grading.outcome import ProblemResult, SubmissionResult
+from autograder.spec import LoadedProblem
+from tests.support import GradeFiles
+
+pytestmark = pytest.mark.worker
+
+Tags = Sequence[Sequence[str]]
+Check = Callable[[SubmissionResult, Mapping[str, LoadedProblem]], None]
+
+FULL: Tags = ([], [], [], [])
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    files: Mapping[str, str]
+    #: function -> (points out of 5, tags of each test: the 3 visible cases, then structure)
+    expect: Mapping[str, tuple[float, Tags]]
+    checks: tuple[Check, ...] = field(default=())
+
+
+def tags(result: ProblemResult) -> list[list[str]]:
+    return [[] if c.feedback is None else list(c.feedback.tags) for c in result.tests]
+
+
+def notebook(*cells: tuple[str, str]) -> str:
+    """An nbformat-4 notebook, as Jupyter or Colab saves it: ``cells`` are (kind, source)."""
+    def cell(kind: str, source: str) -> dict[str, object]:
+        lines = source.strip("\n").splitlines(keepends=True)
+        made: dict[str, object] = {"cell_type": kind, "metadata": {}, "source": lines}
+        if kind == "code":
+            made.update(execution_count=None, outputs=[])
+        return made
+
+    return json.dumps({
+        "cells": [cell(kind, source) for kind, source in cells],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }, indent=1)
+
+
+# -- extra checks --------------------------------------------------------------------------
+
+
+def no_wrong_axis_order(report: SubmissionResult, _: Mapping[str, LoadedProblem]) -> None:
+    for problem in report.problems:
+        for test in problem.tests:
+            if test.feedback is not None:
+                text = " ".join([test.feedback.id, *test.feedback.tags, test.feedback.summary,
+                                 test.feedback.details])
+                assert "wrong-axis-order" not in text, test.feedback
+
+
+def fix_then_error(function: str, mistake: str, error: str) -> Check:
+    """Every case's details start with the catalogue's fix for ``mistake`` and contain the
+    error's last line (``error``) after it."""
+    def check(report: SubmissionResult, problems: Mapping[str, LoadedProblem]) -> None:
+        fix = next(m for m in problems[function].spec.mistakes if m.id == mistake).fix.strip()
+        result = next(p for p in report.problems if p.problem.spec.function == function)
+        for case in result.cases:
+            assert case.feedback is not None
+            details = case.feedback.details
+            assert details.startswith(fix), details
+            assert error in details[len(fix):], details
+
+    return check
+
+
+def details_mention(function: str, text: str) -> Check:
+    def check(report: SubmissionResult, _: Mapping[str, LoadedProblem]) -> None:
+        result = next(p for p in report.problems if p.problem.spec.function == function)
+        for case in result.cases:
+            assert case.feedback is not None
+            assert text in case.feedback.details, case.feedback.details
+
+    return check
+
+
+def structure_does_not_say_no_lift(report: SubmissionResult,
+                                   problems: Mapping[str, LoadedProblem]) -> None:
+    missing = next(m for m in problems["vmap_over_batch"].spec.mistakes
+                   if m.id == "missing-lift")
+    structure = report.problems[0].tests[-1]
+    assert structure.feedback is not None
+    summary = structure.feedback.summary
+    assert summary != missing.summary
+    assert "without" not in summary.lower() and "does not use" not in summary.lower(), summary
+
+
+# -- correct submissions -------------------------------------------------------------------
+
+# style: a maintainer's pattern from Flax's nnx transforms tests and cgarciae's NCA examples,
+# `state_axes = nnx.StateAxes({nnx.RngState: 0, ...: None})` with `in_axes=(state_axes, 0)`;
+# the Linear has no RngState, so the whole model is shared.
+BATCH_STATE_AXES = '''
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    state_axes = nnx.StateAxes({nnx.RngState: 0, ...: None})
+
+    @nnx.vmap(in_axes=(state_axes, 0))
+    def forward(model, x):
+        return model(x)
+
+    return forward(model, x_batch).reshape(-1)
+'''
+
+# style: flax docs 'Transforms' guide, StateAxes section (`nnx.StateAxes({nnx.Param: 0,
+# Count: None})` mapping filters to axes), here every Variable on axis 0 with the `...` filter.
+ENSEMBLE_STATE_AXES = '''
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(nnx.StateAxes({...: 0}), None))
+    def forward(model, x):
+        return model(x)
+
+    return forward(ensemble, x).reshape(-1)
+'''
+
+# style: flax docs 'Transforms' guide, "vmap + scan": `@nnx.vmap(in_axes=0, out_axes=0) def
+# create_stack(rngs)` called on `nnx.Rngs(0).fork(split=5)` (and the Rngs.fork docstring,
+# `new_rngs = rngs.fork(split=5)`). Checked: the same numbers as split_rngs + vmap.
+ENSEMBLE_FORK = '''
+import jax.numpy as jnp
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    num_models, features = int(num_models), int(features)
+
+    @nnx.vmap(in_axes=0, out_axes=0)
+    def create_ensemble(rngs):
+        return nnx.Linear(x.shape[-1], features, rngs=rngs)
+
+    ensemble = create_ensemble(nnx.Rngs(int(seed)).fork(split=num_models))
+    y = nnx.vmap(lambda model, x: model(x), in_axes=(0, None))(ensemble, x)
+    return jnp.ravel(y)
+'''
+
+# style: a Colab homework notebook: `!pip install`, one cell per function, then cells that
+# try the functions (print, %timeit) as the NNX basics notebook does.
+NOTEBOOK = notebook(
+    ("markdown", "# Homework 4: lifted transforms\n\nRun all cells before submitting."),
+    ("code", "!pip install -q flax"),
+    ("code", "import jax\nimport jax.numpy as jnp\nfrom flax import nnx"),
+    ("code", '''
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(None, 0))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(model, x_batch)
+    return out.reshape(-1)
+'''),
+    ("code", '''
+def vmap_over_ensemble(seed, x, num_models, features):
+    N = int(num_models)
+    F = int(features)
+
+    @nnx.split_rngs(splits=N)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], F, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(ensemble, x)
+    return out.reshape(-1)
+'''),
+    ("markdown", "Try it:"),
+    ("code", "x = jnp.ones((4, 3))\nprint(vmap_over_batch(0.0, x, 3.0))"),
+    ("code", "%timeit vmap_over_batch(0.0, x, 3.0)"),
+    ("code", "print(vmap_over_ensemble(0.0, x[0], 4.0, 2.0).shape)"),
+)
+
+# style: flax linen_transforms_test.py writes lifts as `@partial(nn.scan, ...)` /
+# `@partial(nn.vmap, ...)` decorators; the same with nnx.vmap.
+BATCH_PARTIAL = '''
+import functools
+
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+
+    @functools.partial(nnx.vmap, in_axes=(None, 0))
+    def fwd(model, x):
+        return model(x)
+
+    return fwd(model, x_batch).reshape(-1)
+'''
+
+# style: flax docs 'Transforms' guide, `vector_dot` lifted once at module level
+# (`nnx.vmap(vector_dot, in_axes=0, out_axes=1)`), reused inside the function.
+BATCH_MODULE_LEVEL = '''
+import jax.numpy as jnp
+from flax import nnx
+
+
+def apply_one(model: nnx.Linear, x: jnp.ndarray) -> jnp.ndarray:
+    assert x.ndim == 1, "batch dimensions not allowed"
+    return model(x)
+
+
+apply_batch = nnx.vmap(apply_one, in_axes=(None, 0))
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    return apply_batch(model, x_batch).reshape(-1)
+'''
+
+# style: cgarciae's NCA example and Flax's RNN code call nnx.vmap on a lambda without a
+# decorator: `nnx.vmap(lambda ca, state: ..., in_axes=(state_axes, 0))(ca, state)`.
+BATCH_LAMBDA = '''
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    rngs = nnx.Rngs(params=int(seed))
+    model = nnx.Linear(in_features=x_batch.shape[-1], out_features=int(features), rngs=rngs)
+    y = nnx.vmap(lambda m, x: m(x), in_axes=(None, 0))(model, x_batch)
+    return y.flatten()
+'''
+
+# style: flax docs 'Transforms' guide and the NNX basics notebook wrap the forward in
+# nnx.jit (`@nnx.jit` over a function taking the model).
+ENSEMBLE_JIT = '''
+from flax import nnx
+
+
+@nnx.jit
+@nnx.vmap(in_axes=(0, None))
+def ensemble_forward(model, x):
+    return model(x)
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    models = make_model(nnx.Rngs(int(seed)))
+    return ensemble_forward(models, x).reshape(-1)
+'''
+
+# style: flax.linen.vmap API reference, `BatchFoo = nn.vmap(Foo, in_axes=0, out_axes=0,
+# variable_axes={'params': None}, split_rngs={'params': False})`, with single quotes and
+# `jax.random.key(seed)` (the new-style typed key) instead of PRNGKey.
+LINEN_DOCS = '''
+import jax
+import flax.linen as nn
+
+BatchDense = nn.vmap(
+    nn.Dense,
+    in_axes=0, out_axes=0,
+    variable_axes={'params': None},
+    split_rngs={'params': False})
+
+
+def nn_vmap_forward(seed, x_batch, features):
+    model = BatchDense(features=features)
+    variables = model.init(jax.random.key(seed), x_batch)
+    y = model.apply(variables, x_batch)
+    return y.reshape((-1,))
+'''
+
+# style: flax linen_transforms_test.py test_vmap_decorated (`nn.vmap(fn, in_axes=(0,),
+# variable_axes={'params': None}, split_rngs={'params': False})` built by a helper).
+LINEN_HELPER = '''
+import jax
+from flax import linen as nn
+
+
+def vmap(cls):
+    return nn.vmap(cls,
+                   in_axes=(0,),
+                   variable_axes={'params': None},
+                   split_rngs={'params': False})
+
+
+def nn_vmap_forward(seed, x_batch, features):
+    model = vmap(nn.Dense)(features)
+    params = model.init(jax.random.PRNGKey(seed), x_batch)
+    return model.apply(params, x_batch).ravel()
+'''
+
+# style: flax linen_transforms_test.py test_scan_decorated (`partial(nn.scan,
+# variable_broadcast='params', split_rngs={'params': False})`) and the Flax docs' scan-over-
+# layers examples: the lifts configured with functools.partial, applied to the class.
+COMPOSED_PARTIAL = '''
+import functools
+
+import jax
+import flax.linen as nn
+
+
+class Block(nn.Module):
+    features: int
+
+    @nn.compact
+    def __call__(self, x, _):
+        x = nn.Dense(self.features)(x)
+        return nn.relu(x), None
+
+
+scan_layers = functools.partial(nn.scan, variable_axes={'params': 0},
+                                split_rngs={'params': True})
+share_over_batch = functools.partial(nn.vmap, in_axes=0, out_axes=0,
+                                     variable_axes={'params': None},
+                                     split_rngs={'params': False})
+
+
+def composed_lifts_forward(seed, x_batch, num_layers, features):
+    Model = share_over_batch(scan_layers(Block, length=num_layers))
+    model = Model(features=features)
+    variables = model.init(jax.random.key(seed), x_batch, None)
+    (out, _) = model.apply(variables, x_batch, None)
+    return out.reshape(-1)
+'''
+
+CORRECT = [
+    Entry("batch-stateaxes-rngstate", {"solution.py": BATCH_STATE_AXES},
+          {"vmap_over_batch": (5.0, FULL)}, (no_wrong_axis_order,)),
+    Entry("ensemble-stateaxes-all-zero", {"solution.py": ENSEMBLE_STATE_AXES},
+          {"vmap_over_ensemble": (5.0, FULL)}),
+    Entry("ensemble-rngs-fork-split", {"solution.py": ENSEMBLE_FORK},
+          {"vmap_over_ensemble": (5.0, FULL)}),
+    Entry("notebook-batch-and-ensemble", {"Homework4.ipynb": NOTEBOOK},
+          {"vmap_over_batch": (5.0, FULL), "vmap_over_ensemble": (5.0, FULL)},
+          (no_wrong_axis_order,)),
+    Entry("batch-functools-partial", {"solution.py": BATCH_PARTIAL},
+          {"vmap_over_batch": (5.0, FULL)}),
+    Entry("batch-module-level-lift", {"solution.py": BATCH_MODULE_LEVEL},
+          {"vmap_over_batch": (5.0, FULL)}),
+    Entry("batch-lambda-no-decorator", {"solution.py": BATCH_LAMBDA},
+          {"vmap_over_batch": (5.0, FULL)}),
+    Entry("ensemble-nnx-jit", {"solution.py": ENSEMBLE_JIT},
+          {"vmap_over_ensemble": (5.0, FULL)}),
+    Entry("linen-docs-style-random-key", {"solution.py": LINEN_DOCS},
+          {"nn_vmap_forward": (5.0, FULL)}),
+    Entry("linen-helper-in-axes-tuple", {"solution.py": LINEN_HELPER},
+          {"nn_vmap_forward": (5.0, FULL)}),
+    Entry("composed-functools-partial", {"solution.py": COMPOSED_PARTIAL},
+          {"composed_lifts_forward": (5.0, FULL)}),
+]
+
+# -- wrong submissions ---------------------------------------------------------------------
+
+RANK_ERROR = ("vmap was requested to map its argument along axis 0, which implies that its "
+              "rank should be at least 1, but is only 0")
+
+# style: the seed's canonical ensemble with its `@nnx.split_rngs(splits=n)` line deleted (a
+# student "simplifying" the starter): vmap then maps the unsplit key, a scalar.
+ENSEMBLE_NO_SPLIT_LINE = '''
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    n = int(num_models)
+    f = int(features)
+
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    out = fwd(ensemble, x)
+    return out.reshape(-1)
+'''
+
+# style: flax docs 'Transforms' guide `@partial(nnx.vmap, ...)` decorators, with axis_size
+# standing in for the split (as GitHub ensemble code passes `axis_size=self.num`).
+ENSEMBLE_AXIS_SIZE = '''
+from functools import partial
+
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    n, f = int(num_models), int(features)
+
+    @partial(nnx.vmap, axis_size=n)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+
+    @partial(nnx.vmap, in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    return fwd(ensemble, x).reshape(-1)
+'''
+
+# style: a decoy lift: nnx.vmap called once on an identity lambda (the docs' lambda style),
+# while the real work is the broadcasting `model(x_batch)`.
+BATCH_DECOY = '''
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    nnx.vmap(lambda m, x: x, in_axes=(None, 0))(model, x_batch)
+    return model(x_batch).reshape(-1)
+'''
+
+# style: a submission that forges the grader's own trace event (the event format documented
+# in autograder/worker/trace.py) instead of lifting anything.
+BATCH_FORGED = '''
+from autograder.worker.trace import TRACER
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    TRACER.events.append({"lift": "nnx.vmap",
+                          "args": {"in_axes": [None, 0], "out_axes": 0, "axis_size": None},
+                          "target": "<function fwd>", "wraps": None,
+                          "where": "solution.py:5", "calls": 1})
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    return model(x_batch).reshape(-1)
+'''
+
+# style: the seed text's own "conceptually, nnx.vmap does this" (nnx.split, jax.vmap over
+# the state, nnx.merge inside), as the Flax 'Transforms' guide explains NNX transforms.
+BATCH_BY_HAND = '''
+import jax
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    graphdef, state = nnx.split(model)
+    out = jax.vmap(lambda s, x: nnx.merge(graphdef, s)(x), in_axes=(None, 0))(state, x_batch)
+    return out.reshape(-1)
+'''
+
+# style: Flax 0.11+ "NNX modules are pytrees" (tree mode): plain jax.vmap over a Module.
+BATCH_JAX_VMAP = '''
+import jax
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    return jax.vmap(model)(x_batch).reshape(-1)
+'''
+
+# style: flax linen_transforms_test.py test_vmapped_outer_module (`@partial(nn.vmap,
+# in_axes=(0,), ...)` over `@nn.compact def __call__`), with shared params: the extra module
+# scope (params/Dense_0/...) changes the init.
+LINEN_METHOD_DECORATOR = '''
+import functools
+
+import jax
+from flax import linen as nn
+
+
+class VmapDense(nn.Module):
+    features: int
+
+    @functools.partial(nn.vmap, in_axes=(0,), variable_axes={'params': None},
+                       split_rngs={'params': False})
+    @nn.compact
+    def __call__(self, x):
+        return nn.Dense(self.features)(x)
+
+
+def nn_vmap_forward(seed, x_batch, features):
+    model = VmapDense(features)
+    params = model.init(jax.random.PRNGKey(seed), x_batch)
+    return model.apply(params, x_batch).reshape(-1)
+'''
+
+# style: as BATCH_PARTIAL (linen_transforms_test's `partial(...)` decorators), with the
+# ensemble's axes by mistake.
+BATCH_PARTIAL_SWAPPED = BATCH_PARTIAL.replace("in_axes=(None, 0)", "in_axes=(0, None)")
+
+# style: PyTorch-to-JAX ensembles on GitHub (`torch.func.stack_module_state` translated):
+# models built in a list comprehension, their states stacked with jax.tree.map, then
+# jax.vmap over split/merge as the seed text's "conceptually" block does.
+ENSEMBLE_LIST_STACK = '''
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    rngs = nnx.Rngs(int(seed))
+    models = [nnx.Linear(x.shape[-1], int(features), rngs=rngs)
+              for _ in range(int(num_models))]
+    graphdef, _ = nnx.split(models[0])
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[nnx.state(m) for m in models])
+    out = jax.vmap(lambda state: nnx.merge(graphdef, state)(x))(stacked)
+    return out.reshape(-1)
+'''
+
+# style: the seed's ensemble with the previous problem's forward copied over (in_axes=(None,
+# 0)), written as a lambda like Flax's RNN code.
+ENSEMBLE_SWAPPED = '''
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+    return nnx.vmap(lambda m, v: m(v), in_axes=(None, 0))(ensemble, x).reshape(-1)
+'''
+
+# style: the nnx.vmap call with the axes as a list, as jax.vmap accepts them
+# (`in_axes=[0, None]`). nnx.vmap in Flax 0.12.8 does NOT accept a list: it raises a pytree
+# structure error ("different types ... list ... tuple"), so this is a wrong submission.
+ENSEMBLE_LIST_AXES = ENSEMBLE_SWAPPED.replace("in_axes=(None, 0)", "in_axes=[0, None]")
+
+# style: flax.linen.vmap API reference's BatchDense (`variable_axes={'params': 0},
+# split_rngs={'params': True}`), copied for a shared layer.
+LINEN_PER_EXAMPLE = '''
+import jax
+import flax.linen as nn
+
+BatchDense = nn.vmap(
+    nn.Dense,
+    in_axes=0, out_axes=0,
+    variable_axes={'params': 0},
+    split_rngs={'params': True})
+
+
+def nn_vmap_forward(seed, x_batch, features):
+    model = BatchDense(features=features)
+    variables = model.init(jax.random.PRNGKey(seed), x_batch)
+    return model.apply(variables, x_batch).reshape(-1)
+'''
+
+_COMPOSED_HEAD = '''
+import jax
+from flax import linen as nn
+
+
+class Block(nn.Module):
+    features: int
+
+    @nn.compact
+    def __call__(self, x, _):
+        return nn.relu(nn.Dense(self.features)(x)), None
+
+'''
+
+# style: flax linen_transforms_test.py (`nn.vmap(cls, in_axes=(0,), ...)` of a module, then
+# nn.scan over it): the lifts composed inside-out.
+COMPOSED_REVERSED = _COMPOSED_HEAD + '''
+def composed_lifts_forward(seed, x_batch, num_layers, features):
+    VBlock = nn.vmap(Block, in_axes=(0, None), out_axes=0,
+                     variable_axes={'params': None}, split_rngs={'params': False})
+    Stack = nn.scan(VBlock, variable_axes={'params': 0}, split_rngs={'params': True},
+                    length=num_layers)
+    model = Stack(features)
+    params = model.init(jax.random.PRNGKey(seed), x_batch, None)
+    y, _ = model.apply(params, x_batch, None)
+    return y.reshape(-1)
+'''
+
+# style: the LSTM examples on GitHub and linen_transforms_test test_scan (`nn.scan(...,
+# variable_broadcast='params', split_rngs={'params': False})`): the RNN-cell habit of not
+# splitting the params RNG, carried over to a layer stack.
+COMPOSED_SCAN_NO_SPLIT = _COMPOSED_HEAD + '''
+def composed_lifts_forward(seed, x_batch, num_layers, features):
+    ScanLayer = nn.scan(Block, variable_axes={'params': 0}, split_rngs={'params': False},
+                        length=num_layers)
+    BatchedScanLayer = nn.vmap(ScanLayer, in_axes=0, out_axes=0,
+                               variable_axes={'params': None}, split_rngs={'params': False})
+    model = BatchedScanLayer(features=features)
+    params = model.init(jax.random.PRNGKey(seed), x_batch, None)
+    final, _ = model.apply(params, x_batch, None)
+    return final.reshape(-1)
+'''
+
+# style: the lifted stack built in the `setup()` of a wrapper module (as the s4-jax LSTM
+# model builds its nn.scan in setup): the extra `layers` scope changes the init.
+COMPOSED_SETUP = _COMPOSED_HEAD + '''
+class Stack(nn.Module):
+    num_layers: int
+    features: int
+
+    def setup(self):
+        scan = nn.scan(Block, variable_axes={'params': 0}, split_rngs={'params': True},
+                       length=self.num_layers)
+        self.layers = nn.vmap(scan, in_axes=0, out_axes=0, variable_axes={'params': None},
+                              split_rngs={'params': False})(self.features)
+
+    def __call__(self, x):
+        final, _ = self.layers(x, None)
+        return final
+
+
+def composed_lifts_forward(seed, x_batch, num_layers, features):
+    model = Stack(num_layers, features)
+    params = model.init(jax.random.PRNGKey(seed), x_batch)
+    return model.apply(params, x_batch).reshape(-1)
+'''
+
+# style: the flax docs 'Randomness' guide's named streams (`nnx.Rngs(params=0, dropout=1)`),
+# given the float seed as it arrives.
+BATCH_SEED_FLOAT = '''
+from flax import nnx
+
+
+def vmap_over_batch(seed, x_batch, features):
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(params=seed))
+
+    @nnx.vmap(in_axes=(None, 0))
+    def fwd(model, x):
+        return model(x)
+
+    return fwd(model, x_batch).reshape(-1)
+'''
+
+# style: the docs 'Transforms' guide's lambda forward, then a `.T` (models as columns, the
+# way the guide's `out_axes=1` example lays them out) before flattening.
+ENSEMBLE_TRANSPOSED = '''
+from flax import nnx
+
+
+def vmap_over_ensemble(seed, x, num_models, features):
+    n, f = int(num_models), int(features)
+
+    @nnx.split_rngs(splits=n)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)))
+    out = nnx.vmap(lambda model, x: model(x), in_axes=(0, None))(ensemble, x)  # (N, F)
+    return out.T.flatten()
+'''
+
+IDENTICAL: Tags = (["identical-members", "runtime-error"],) * 3 + (["identical-members"],)
+PARAMS_DIFFER: Tags = (["wrong-values", "params-differ"],) * 3 + ([],)
+
+WRONG = [
+    Entry("ensemble-split-rngs-line-deleted", {"solution.py": ENSEMBLE_NO_SPLIT_LINE},
+          {"vmap_over_ensemble": (0.0, IDENTICAL)},
+          (fix_then_error("vmap_over_ensemble", "identical-members", RANK_ERROR),)),
+    Entry("ensemble-axis-size-no-split", {"solution.py": ENSEMBLE_AXIS_SIZE},
+          {"vmap_over_ensemble": (0.0, IDENTICAL)},
+          (fix_then_error("vmap_over_ensemble", "identical-members", RANK_ERROR),)),
+    Entry("batch-decoy-lift", {"solution.py": BATCH_DECOY},
+          {"vmap_over_batch": (3.0, ([], [], [], ["lift-not-used"]))}),
+    Entry("batch-forged-trace", {"solution.py": BATCH_FORGED},
+          {"vmap_over_batch": (3.0, ([], [], [], ["missing-lift"]))}),
+    Entry("batch-lifted-by-hand", {"solution.py": BATCH_BY_HAND},
+          {"vmap_over_batch": (3.0, ([], [], [], ["different-lift"]))},
+          (structure_does_not_say_no_lift,)),
+    Entry("batch-jax-vmap-module", {"solution.py": BATCH_JAX_VMAP},
+          {"vmap_over_batch": (3.0, ([], [], [], ["different-lift"]))}),
+    Entry("linen-vmap-method-decorator", {"solution.py": LINEN_METHOD_DECORATOR},
+          {"nn_vmap_forward": (2.0, PARAMS_DIFFER)},
+          (details_mention("nn_vmap_forward", "Dense_0"),)),
+    Entry("batch-partial-swapped-axes", {"solution.py": BATCH_PARTIAL_SWAPPED},
+          {"vmap_over_batch": (0.0, (["wrong-axis-order", "runtime-error"],) * 3
+                               + (["wrong-axis-order"],))}),
+    Entry("ensemble-list-comprehension-stacked", {"solution.py": ENSEMBLE_LIST_STACK},
+          # The structure test names what is missing (split_rngs, the forward nnx.vmap).
+          {"vmap_over_ensemble": (0.0, (["python-loop", "wrong-values"],) * 3
+                                  + (["missing-lift"],))}),
+    Entry("ensemble-forward-swapped-axes", {"solution.py": ENSEMBLE_SWAPPED},
+          {"vmap_over_ensemble": (0.0, (["wrong-axis-order", "runtime-error"],) * 3
+                                  + (["wrong-axis-order"],))}),
+    # The lift is written right (the structure test passes) but nnx.vmap rejects the list.
+    Entry("ensemble-in-axes-list", {"solution.py": ENSEMBLE_LIST_AXES},
+          {"vmap_over_ensemble": (2.0, (["runtime-error"],) * 3 + ([],))}),
+    Entry("linen-docs-per-example-params", {"solution.py": LINEN_PER_EXAMPLE},
+          {"nn_vmap_forward": (0.0, (["per-example-params", "wrong-values"],) * 3
+                               + (["per-example-params"],))}),
+    Entry("composed-reversed-lifts", {"solution.py": COMPOSED_REVERSED},
+          {"composed_lifts_forward": (3.0, ([], [], [], ["reversed-lift-order"]))}),
+    Entry("composed-scan-no-split", {"solution.py": COMPOSED_SCAN_NO_SPLIT},
+          {"composed_lifts_forward": (0.0, (["identical-layers", "wrong-values"],) * 3
+                                      + (["identical-layers"],))}),
+    # Not in the lead's list: the same extra-scope diagnosis as the method decorator above.
+    Entry("composed-in-setup", {"solution.py": COMPOSED_SETUP},
+          {"composed_lifts_forward": (2.0, PARAMS_DIFFER)},
+          (details_mention("composed_lifts_forward", "layers"),)),
+    Entry("batch-float-seed-named-stream", {"solution.py": BATCH_SEED_FLOAT},
+          # The structure test cannot see the lifts (the error comes first) and says so.
+          {"vmap_over_batch": (0.0, (["seed-not-cast", "runtime-error"],) * 3
+                               + (["runtime-error"],))}),
+    Entry("ensemble-transposed", {"solution.py": ENSEMBLE_TRANSPOSED},
+          {"vmap_over_ensemble": (2.0, (["transposed-output", "wrong-values"],) * 3
+                                  + ([],))}),
+]
+
+CORPUS = CORRECT + WRONG
+
+
+def test_the_corpus_is_large_and_correct_entries_expect_full_marks() -> None:
+    assert len(CORRECT) >= 10 and len(WRONG) >= 10
+    assert len({e.name for e in CORPUS}) == len(CORPUS)
+    for entry in CORRECT:
+        assert all(points == 5.0 and [list(t) for t in tags_] == [[]] * 4
+                   for points, tags_ in entry.expect.values()), entry.name
+    for entry in WRONG:
+        assert all(points < 5.0 for points, _ in entry.expect.values()), entry.name
+
+
+@pytest.mark.parametrize("entry", CORPUS, ids=[e.name for e in CORPUS])
+def test_realworld_submission(grade_files: GradeFiles, problems: dict[str, LoadedProblem],
+                              entry: Entry) -> None:
+    report = grade_files(entry.files, *entry.expect, visible_only=True)
+    assert report.fault is None, report.fault
+    got = {p.problem.spec.function: (p.points, tags(p)) for p in report.problems}
+    want = {f: (points, [list(t) for t in tags_]) for f, (points, tags_) in entry.expect.items()}
+    assert got == want
+    for check in entry.checks:
+        check(report, problems)
