@@ -717,9 +717,9 @@ WRONG = [
           {"vmap_over_batch": (0.0, (["wrong-axis-order", "runtime-error"],) * 3
                                + (["wrong-axis-order"],))}),
     Entry("ensemble-list-comprehension-stacked", {"solution.py": ENSEMBLE_LIST_STACK},
-          # The structure test names what is missing (split_rngs, the forward nnx.vmap).
+          # The structure test names the mistake the cases found from the trace too.
           {"vmap_over_ensemble": (0.0, (["python-loop", "wrong-values"],) * 3
-                                  + (["missing-lift"],))}),
+                                  + (["python-loop"],))}),
     Entry("ensemble-forward-swapped-axes", {"solution.py": ENSEMBLE_SWAPPED},
           {"vmap_over_ensemble": (0.0, (["wrong-axis-order", "runtime-error"],) * 3
                                   + (["wrong-axis-order"],))}),

@@ -254,11 +254,12 @@ class Worker:
         used: dict[int, int] = {}
         for index in self.tracer.invocations[invocations:]:
             used[index] = used.get(index, 0) + 1
+        # ``.get``: the events list lives in the student's process, which may add to it.
         at_import = [
-            {**e, "calls": used[e["id"]]} if e["id"] in used else e
+            {**e, "calls": used[e.get("id", -1)]} if e.get("id", -1) in used else e
             for e in self.load_events.get(self.function_files[function], [])
-            if e["id"] in used or ("calls" not in e and e.get("scope") == "<module>")]
-        made = [{**e, "calls": used.get(e["id"], 0)} if "calls" in e else e
+            if e.get("id", -1) in used or ("calls" not in e and e.get("scope") == "<module>")]
+        made = [{**e, "calls": used.get(e.get("id", -1), 0)} if "calls" in e else e
                 for e in self.tracer.events[events:]]
         return tuple(_public(e) for e in (*at_import, *made))
 
