@@ -117,9 +117,26 @@ def test_validate_catches_useless_mistakes_missing_examples_and_tight_tolerances
         "    return nnx.vmap(lambda model, x: model(x), in_axes=(None, 0))(model, x_batch)\n",
         "    return nnx.vmap(lambda model, x: model(x), in_axes=(None, 0))(model, x_batch)"
         ".reshape(-1)\n"))
+    # An accepted alternative that is not in fact correct (not flattened), and one whose
+    # example is missing.
+    mistakes.write_text(mistakes.read_text() + """
+
+def by_hand(seed, x_batch, features):
+    import jax
+
+    model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+    graphdef, state = nnx.split(model)
+    return jax.vmap(lambda s, x: nnx.merge(graphdef, s)(x), in_axes=(None, 0))(state, x_batch)
+""")
     spec = folder / "problem.yaml"
     text = spec.read_text().replace("tolerance: {rtol: 1.0e-5, atol: 1.0e-6}",
                                     "tolerance: {rtol: 1.0e-9, atol: 0.0}")
+    text = text.replace("    - {lift: nnx.vmap, args: {in_axes: [null, 0]}}\n", """\
+    - {lift: nnx.vmap, args: {in_axes: [null, 0]}}
+  accept:
+    - {because: the same lift written by hand, expect: [{lift: jax.vmap}], example: by_hand}
+    - {because: nothing, expect: [{lift: jax.vmap}], example: nowhere}
+""", 1)
     text = text.replace("# Visible cases are shown", """  - id: ignored-seed
     summary: Your output ignores the seed.
     fix: Use `nnx.Rngs(int(seed))`.
@@ -133,9 +150,14 @@ def test_validate_catches_useless_mistakes_missing_examples_and_tight_tolerances
             "scores full marks (10/10): no case tells this mistake from the reference.") in out
     assert (f"error {spec}: mistakes[2]: mistake 'ignored-seed' has no example: add a function "
             "`def ignored_seed(seed, x_batch, features)` to mistakes.py") in out
+    assert (f"error {spec}: structure.accept[0].example: the accepted alternative 'by_hand' "
+            "scores 2/10, not full marks:") in out
+    assert (f"error {spec}: structure.accept[1].example: 'nowhere' is not a function of "
+            "mistakes.py: add `def nowhere(seed, x_batch, features)` written the accepted "
+            "way, so validate can prove it scores full marks") in out
     assert f"warning {spec}: tolerance: rtol below 1.2e-06" in out
     assert re.search(r"broken_lift │ 10/10 │ 0/10 │ 1/3 recognised │ too tight │", out), out
-    assert "1 problem(s): 2 error(s), 1 warning(s)" in out
+    assert "1 problem(s): 4 error(s), 1 warning(s)" in out
 
 
 def test_the_authoring_guide_documents_every_key_of_the_schema() -> None:

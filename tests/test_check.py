@@ -90,7 +90,7 @@ def test_wrong_solution_reports_each_diagnosis_with_its_numbers(cache_dir: Path)
     lines = [line.rstrip() for line in _strip_ansi(out).splitlines()]
     assert lines[1] == "✗ failed  nn_vmap_forward     0/5 points  per-example-params (4 of 4 tests)"
     assert lines[2].startswith("✗ failed  vmap_over_ensemble  0/5 points  identical-members "
-                               "(3 of 4 tests)")
+                               "(4 of 4 tests)")
     text = "\n".join(lines)
     assert "Your nn.vmap gives every example its own copy of the layer" in text
     assert "20 of 20 values differ from the expected ones" in text  # the numbers

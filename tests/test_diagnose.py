@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from autograder.grading.diagnose import (
     output_signature,
 )
 from autograder.grading.feedback import Feedback
+from autograder.grading.provenance import StaticLift
 from autograder.grading.references import Source
 from autograder.protocol.messages import ErrorInfo
 from autograder.spec import Detect, LiftPattern, LoadedProblem, Mistake, load_problem
@@ -1072,3 +1074,169 @@ def test_structure_does_not_name_missing_lift_when_every_run_raised_early() -> N
     result = check_structure(problem, runs, None)
     assert result is not None
     assert "missing-lift" not in result.tags
+
+
+# -- evidence the student's process cannot forge, and documented alternatives ----------------
+
+
+def static(*lifts: tuple[str, str, bool]) -> tuple[StaticLift, ...]:
+    return tuple(StaticLift(lift, where, flows) for lift, where, flows in lifts)
+
+
+BATCH_SOURCE = static(("nnx.vmap", "solution.py:9", True))
+
+
+def test_structure_rests_on_the_source_too() -> None:
+    problem = load("vmap_over_batch")
+    assert check_structure(problem, [passing(0, BATCH_OK)], None, BATCH_SOURCE) is None
+
+
+def test_a_decoy_lift_does_not_pass_golden() -> None:
+    problem = load("vmap_over_batch")
+    decoy = static(("nnx.vmap", "solution.py:6", False))
+    result = check_structure(problem, [passing(0, BATCH_OK)], None, decoy)
+    assert result == Feedback(
+        "lift-not-used",
+        "The `nnx.vmap` in your code (`solution.py:6`) does not compute what your function "
+        "returns: its result is thrown away or unused, and the output comes from elsewhere. "
+        "Return the result of the lifted function.",
+        "Your code applies:\n"
+        "- `nnx.vmap(vmap_over_batch.<locals>.fwd, in_axes=(None, 0), out_axes=0)` at "
+        "`solution.py:9`")
+
+
+def test_an_injected_event_does_not_pass_golden() -> None:
+    problem = load("vmap_over_batch")
+    result = check_structure(problem, [passing(0, BATCH_OK)], None, static())
+    assert result is not None and result.id == "missing-lift"
+    assert result.summary == (
+        "Your code does not use `nnx.vmap`, which this exercise is about: no call of it was "
+        "found in your source. Write the lift in your function (as the problem statement "
+        "shows) and return its result.")
+
+
+def test_a_lift_written_by_hand_is_described_as_such_golden() -> None:
+    problem = load("vmap_over_batch")
+    by_hand = ({"lift": "nnx.split", "args": {}, "target": None, "wraps": None,
+                "where": "solution.py:6"},
+               jax_vmap(in_axes=[None, 0], target="<function forward>",
+                        where="solution.py:11"),
+               {"lift": "nnx.merge", "args": {}, "target": None, "wraps": None,
+                "where": "solution.py:9"})
+    result = check_structure(problem, [passing(0, by_hand)], None, static())
+    assert result == Feedback(
+        "different-lift",
+        "Your numbers are right on every case, but the exercise is about the lifted "
+        "transform itself. Your code lifts the model by hand: `nnx.split` into a graph and a "
+        "state, `jax.vmap` over a function that `nnx.merge`s them back (what `nnx.vmap` does "
+        "for you); this exercise asks for `nnx.vmap(in_axes=(None, 0))`.",
+        "Your code applies:\n"
+        "- `jax.vmap(forward, in_axes=(None, 0), out_axes=0)` at `solution.py:11`\n"
+        "\n"
+        "Expected, and not found:\n"
+        "- `nnx.vmap(in_axes=(None, 0))`")
+    # jax.vmap straight over the module: another lift, never "no lift".
+    result = check_structure(problem, [passing(0, (jax_vmap(),))], None, static())
+    assert result is not None and result.id == "different-lift"
+    assert "lifts with `jax.vmap` instead of Flax's lifted transform" in result.summary
+
+
+def test_no_lift_at_all_golden() -> None:
+    problem = with_mistakes(load("vmap_over_batch"))  # no catalogue: the generic words
+    result = check_structure(problem, [passing(0, ())], None, static())
+    assert result is not None and result.id == "missing-lift"
+    assert result.summary == (
+        "Your numbers are right on every case, but the exercise is about the lifted transform "
+        "itself. Your code applies no lifted transform at all; this exercise asks for "
+        "`nnx.vmap(in_axes=(None, 0))`.")
+
+
+FORK = {"lift": "Rngs.fork", "args": {"split": 4}, "target": None, "wraps": None,
+        "where": "solution.py:7"}
+FORKED = (nnx_vmap(in_axes=0, target="<function make_model>", arity=1), FORK,
+          ENSEMBLE_OK[2])
+
+
+def test_an_accepted_alternative_passes_and_others_do_not() -> None:
+    problem = load("vmap_over_ensemble")
+    sources = static(("nnx.vmap", "solution.py:9", True), ("Rngs.fork", "solution.py:7", True),
+                     ("nnx.vmap", "solution.py:14", True))
+    assert check_structure(problem, [passing(0, FORKED)], None, sources) is None
+    # The alternative's own lifts must be in the source as well.
+    result = check_structure(problem, [passing(0, FORKED)], None, sources[::2])
+    assert result is not None and result.id == "missing-lift"
+    assert "`Rngs.fork`" in result.summary
+    # Without the fork nor split_rngs, it is not accepted.
+    result = check_structure(problem, [passing(0, (FORKED[0], FORKED[2]))], None, sources)
+    assert result is not None and result.id == "missing-lift"
+
+
+def test_a_mistake_named_on_the_cases_from_the_trace_is_the_structures_too() -> None:
+    problem = load("vmap_over_ensemble")
+    constructor = nnx_vmap(in_axes=[0], target="<function make_model>")
+    rank = "vmap was requested to map its argument along axis 0, which implies that its " \
+           "rank should be at least 1, but is only 0 (its shape is ())"
+    run = error_run(problem, 0, "ValueError", rank, trace=(constructor,))
+    diagnoser = Diagnoser(problem, expected_outputs(problem), FakeOracle())
+    named = diagnoser.named(run)
+    assert ids(named) == ["identical-members"]
+    explained, _ = diagnoser.explain(run)
+    assert explained is not None and explained.tags == ("identical-members", "runtime-error")
+    assert explained.details.startswith(mistake(problem, "identical-members").fix.strip())
+    result = check_structure(problem, [run], None, static(), named)
+    assert result is not None and result.id == "identical-members"
+    # Without the cases' diagnosis, the structure test could only say it did not get there.
+    result = check_structure(problem, [run], None, static())
+    assert result is not None and result.id == "runtime-error"
+
+
+def test_params_evidence_names_a_mistake_and_says_what_is_known() -> None:
+    from autograder.protocol.messages import Leaf, Variables
+
+    problem = load("nn_vmap_forward")
+    expected = expected_outputs(problem)
+    shared = Variables("linen", "solution.py:9", (Leaf("params/bias", (5,)),
+                                                  Leaf("params/kernel", (3, 5))))
+    wrapped = Variables("linen", "solution.py:9", (Leaf("params/Dense_0/bias", (5,)),
+                                                   Leaf("params/Dense_0/kernel", (3, 5))))
+    diagnoser = Diagnoser(problem, expected, FakeOracle(), {0: (shared,)})
+    run = dataclass_replace(values_run(problem, expected, 0, expected[0] + 1.0,
+                                       trace=(DENSE_SHARED,)), models=(wrapped,))
+    assert diagnoser.named(run) == []
+    explained, _ = diagnoser.explain(run)
+    assert explained is not None and explained.tags == ("wrong-values", "params-differ")
+    assert "Your parameters live at `params/Dense_0/kernel` with shape (3, 5)" in (
+        explained.details)
+    assert explained.details.endswith("compare your code with the problem statement step by "
+                                      "step.")
+    # A detect rule on the same evidence names it.
+    scoped = make_mistake("extra-scope", {"params": "extra-scope"})
+    diagnoser = Diagnoser(with_mistakes(problem, scoped), expected, FakeOracle(),
+                          {0: (shared,)})
+    assert ids(diagnoser.named(run)) == ["extra-scope"]
+    assert diagnoser.named(dataclass_replace(run, models=(shared,))) == []
+
+
+def test_an_unexplained_answer_says_which_rows_are_right_golden() -> None:
+    problem = with_mistakes(load("vmap_over_ensemble"))
+    expected = expected_outputs(problem)
+    diagnoser = Diagnoser(problem, expected, FakeOracle())
+    got = expected[0].reshape(4, 2).copy()
+    got[1:3] += 1.0
+    explained, _ = diagnoser.explain(values_run(problem, expected, 0, got.reshape(-1)))
+    assert explained is not None and explained.tags == ("wrong-values",)
+    assert explained.details.endswith(
+        "Rows 0, 3 (counting from 0) of your output, read as shape (4, 2), equal the "
+        "expected ones; the other 2 of 4 differ.")
+
+
+def test_an_unexplained_answer_that_is_another_cases_says_so() -> None:
+    problem = with_mistakes(load("vmap_over_batch"))
+    first = expected_outputs(problem)[0]
+    expected = {0: first, 1: first + 5.0, 2: first * 2.0}
+    diagnoser = Diagnoser(problem, expected, FakeOracle())
+    explained, _ = diagnoser.explain(values_run(problem, expected, 1, first * 2.0))
+    assert explained is not None
+    assert explained.details.endswith(
+        "Your output is the expected output of case 3 (uniform inputs): does your code use "
+        "all of its arguments?")

@@ -60,6 +60,8 @@ def _python(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_python(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
+        if value.startswith("<StateAxes(") and value.endswith(">"):
+            return "nnx." + value[1:-1]
         for prefix in ("<class ", "<function "):
             if value.startswith(prefix) and value.endswith(">"):
                 return value[len(prefix):-1]

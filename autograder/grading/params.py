@@ -113,7 +113,7 @@ def _shapes(leaves: Sequence[Leaf], wanted: dict[str, Leaf]) -> Difference | Non
                  if leaf.shape != wanted[leaf.path].shape]
     if not differing:
         return None
-    yours, theirs = differing[0]
+    yours, theirs = max(differing, key=lambda pair: _size(pair[1]))  # a kernel, not a bias
     every = len(differing) == len(leaves)
     extra = {leaf.shape[0] for leaf, ref in differing
              if len(leaf.shape) == len(ref.shape) + 1 and leaf.shape[1:] == ref.shape}

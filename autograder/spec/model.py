@@ -318,6 +318,9 @@ class Alternative(_Strict):
 
     because: str = Field(description="why it is equivalent, for TAs and the docs")
     expect: tuple[LiftPattern, ...] = Field(min_length=1)
+    example: str = Field(description="function of the mistakes file written this way, "
+                                     "graded by `autograder validate` to prove it scores "
+                                     "full marks")
 
 
 class Structure(_Strict):

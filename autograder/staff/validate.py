@@ -7,7 +7,9 @@ For each problem, through the real grading path (workers, isolation, comparison,
 3. every declared mistake is recognised: its example (a function of the variants file that
    makes the mistake) loses points and is tagged with exactly that mistake on at least one
    test; an example the cases cannot tell from the reference is an error that says so;
-4. the starter file scores zero, without a grader fault;
+4. the starter file scores zero, without a grader fault, and every structure the spec
+   accepts besides the expected one (``structure.accept``) scores full marks, through its
+   example;
 5. the tolerances suit the backend: not tighter than float32 arithmetic can promise there,
    and not so loose that a mistake's example passes a case it gets wrong.
 
@@ -94,7 +96,8 @@ def example_name(mistake: Mistake, defined: set[str]) -> str | None:
 
 def steps(problem: LoadedProblem) -> int:
     """How many gradings validating ``problem`` takes (for a progress display)."""
-    return 2 + len(problem.spec.mistakes)
+    structure = problem.spec.structure
+    return 2 + len(problem.spec.mistakes) + (len(structure.accept) if structure else 0)
 
 
 def total_steps(directories: Sequence[Path]) -> int:
@@ -201,6 +204,24 @@ def _check_mistake(problem: LoadedProblem, index: int, mistake: Mistake, defined
     return False
 
 
+def _check_alternative(problem: LoadedProblem, index: int, name: str, defined: set[str],
+                       grader: _Grader, found: Validation) -> None:
+    """An accepted alternative structure's example must score full marks."""
+    where = f"{problem.spec_path}: structure.accept[{index}].example"
+    if name not in defined:
+        found.error(where, f"{name!r} is not a function of {problem.spec.variants}: add "
+                           f"`def {name}({', '.join(problem.spec.parameter_names)})` written "
+                           f"the accepted way, so validate can prove it scores full marks")
+        return
+    result = grader.grade_files({
+        f"{problem.spec.function}_alternative.py": _wrapper(problem, name),
+        problem.spec.variants: problem.mistakes_path.read_text(encoding="utf-8")})
+    if result.points < result.max_points:
+        found.error(where, f"the accepted alternative {name!r} scores {_score(result)}, not "
+                           f"full marks: {_failures(result)}. Fix `structure.accept` (or the "
+                           f"example)")
+
+
 def _check_loose(problem: LoadedProblem, mistake: Mistake, name: str, result: ProblemResult,
                  found: Validation, expected: Callable[[], dict[int, np.ndarray]]) -> None:
     """Warn when an example passes a case it gets wrong by more than float noise."""
@@ -295,6 +316,10 @@ def validate_problem(directory: Path, options: GradeOptions,
             recognised += _check_mistake(problem, index, mistake, defined, grader, found,
                                          expected)
         found.mistakes = f"{recognised}/{len(problem.spec.mistakes)} recognised"
+        for index, alternative in enumerate(problem.spec.structure.accept
+                                            if problem.spec.structure else ()):
+            step(f"alternative {alternative.example}")
+            _check_alternative(problem, index, alternative.example, defined, grader, found)
         found.tolerance = _check_tolerances(problem, backend, found)
         if any(f.level == "warning" and "accepts this mistake" in f.message
                for f in found.findings):

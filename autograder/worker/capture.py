@@ -92,7 +92,7 @@ def format_exception(exc: BaseException) -> str:
     text = "Traceback (most recent call last):\n" if frames else ""
     text += "".join(traceback.format_list(frames))
     if hidden:
-        text += f"  ({hidden} frame{'s' if hidden > 1 else ''} inside jax/flax not shown)\n"
+        text += f"  ({hidden} frame{'s' if hidden > 1 else ''} outside your files not shown)\n"
     text += "".join(traceback.format_exception_only(type(exc), exc)).split(_JAX_NOTE)[0]
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]

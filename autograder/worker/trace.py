@@ -231,8 +231,11 @@ class Tracer:
         return event
 
     def note_model(self, value: Any, where: str, linen: bool = False) -> None:
+        if len(self.models) >= MAX_VARIABLES or value is None or isinstance(
+                value, int | float | str):
+            return
         described = variables(value, where, linen)
-        if described is None or len(self.models) >= MAX_VARIABLES:
+        if described is None:
             return
         if all(m["leaves"] != described["leaves"] for m in self.models):
             self.models.append(described)

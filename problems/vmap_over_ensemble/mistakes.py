@@ -1,7 +1,9 @@
 """Known-wrong versions of vmap_over_ensemble, run only when a student's answer is wrong.
 
 Each function makes exactly one mistake from the catalogue in problem.yaml; a student whose
-output equals one of these on a case is told which mistake it is.
+output equals one of these on a case is told which mistake it is. ``rngs_fork_split`` is the
+exception: the structure the spec accepts besides the expected one (``structure.accept``),
+which ``autograder validate`` proves scores full marks.
 """
 
 import jax.numpy as jnp
@@ -126,3 +128,21 @@ def ignored_seed(seed, x, num_models, features):
 
     out = fwd(ensemble, x)
     return out.reshape(-1)
+
+
+def rngs_fork_split(seed, x, num_models, features):
+    """Correct, another documented way: the keys split with ``Rngs.fork(split=N)`` (as
+    Flax's NNX basics split them) and the vmapped constructor mapped over them."""
+    n, f = int(num_models), int(features)
+
+    @nnx.vmap(in_axes=0, out_axes=0)
+    def make_model(rngs):
+        return nnx.Linear(x.shape[-1], f, rngs=rngs)
+
+    ensemble = make_model(nnx.Rngs(int(seed)).fork(split=n))
+
+    @nnx.vmap(in_axes=(0, None))
+    def fwd(model, x):
+        return model(x)
+
+    return fwd(ensemble, x).reshape(-1)
