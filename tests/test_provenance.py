@@ -681,3 +681,40 @@ def test_a_submission_past_the_node_budget_is_not_analysed(
     assert static_lifts(sources, "solution.py", "vmap_over_batch") != ()
     monkeypatch.setattr(provenance, "MAX_NODES", 100)
     assert static_lifts(sources, "solution.py", "vmap_over_batch") == ()
+
+
+@pytest.mark.parametrize(("source", "line"), [
+    # A short name for the lift, at module level.
+    ("""
+    from flax import nnx
+
+    vm = nnx.vmap
+
+    def vmap_over_batch(seed, x_batch, features):
+        model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+        return vm(lambda m, x: m(x), in_axes=(None, 0))(model, x_batch).reshape(-1)
+    """, 8),
+    # The module bound to a local name inside the function.
+    ("""
+    import flax
+
+    def vmap_over_batch(seed, x_batch, features):
+        nnx = flax.nnx
+        model = nnx.Linear(x_batch.shape[-1], int(features), rngs=nnx.Rngs(int(seed)))
+        return nnx.vmap(lambda m, x: m(x), in_axes=(None, 0))(model, x_batch).reshape(-1)
+    """, 7),
+])
+def test_a_name_bound_to_a_lift_or_to_flax_is_followed(source: str, line: int) -> None:
+    assert lifts(source, "vmap_over_batch") == [("nnx.vmap", f"solution.py:{line}", True)]
+
+
+def test_a_name_bound_to_something_else_is_not_a_lift() -> None:
+    source = """
+    from flax import nnx
+
+    vm = nnx.Linear
+
+    def vmap_over_batch(seed, x_batch, features):
+        return vm(3, 2, rngs=nnx.Rngs(0))(x_batch).reshape(-1)
+    """
+    assert lifts(source, "vmap_over_batch") == []

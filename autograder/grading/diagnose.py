@@ -1,6 +1,6 @@
 """Name the mistake: which known error of the exercise explains what the student's code did.
 
-Three kinds of evidence, all declared per mistake in the problem's YAML (``Detect``):
+Four kinds of evidence, all declared per mistake in the problem's YAML (``Detect``):
 
 1. output signatures that hold for any problem (identical rows, transposed, not flattened),
    checked against the expected output and the logical output shape;
@@ -8,11 +8,18 @@ Three kinds of evidence, all declared per mistake in the problem's YAML (``Detec
    arguments such as a hard-coded seed), whose outputs the student's may equal; they are
    computed on the trusted side, only when the student's answer is wrong;
 3. the lift trace recorded in the worker (which lifts, with which arguments, wrapping what),
-   alone or together with a runtime error's message.
+   alone or together with a runtime error's message;
+4. the parameter tree: how the variables of the model the code built differ from the
+   reference's (:mod:`.params`).
 
-A mistake is named on a case when every condition it declares holds there. Mistakes named
-by the trace alone also fail the problem's structure test, which checks the lifts a correct
-solution applies: some mistakes (``nn.scan(nn.vmap(...))``) give the right numbers.
+A mistake is named on a case when every condition it declares holds there; an answer no
+mistake explains is told what is known about it instead (never a pitfall that is not there).
+Mistakes named from the trace also fail the problem's structure test, which checks the
+lifts a correct solution applies (or an equivalent structure the spec accepts): some
+mistakes (``nn.scan(nn.vmap(...))``) give the right numbers. The trace lives in the
+student's process, so the structure test's points also rest on the source, read on the
+trusted side (:mod:`.provenance`): every lift a passing structure rests on must be written
+there with its result flowing to the returned value.
 """
 
 from __future__ import annotations
@@ -295,7 +302,7 @@ def merged_trace(runs: Iterable[CaseRun]) -> tuple[Event, ...] | None:
     return tuple(seen.values()) if any_trace else None
 
 
-def _met(patterns: Sequence[LiftPattern], trace: Sequence[Event]) -> list[LiftPattern]:
+def _unmet(patterns: Sequence[LiftPattern], trace: Sequence[Event]) -> list[LiftPattern]:
     """The patterns no event of ``trace`` matches."""
     return [p for p in patterns if not any(p.matches(e) for e in trace)]
 
@@ -346,7 +353,7 @@ def check_structure(problem: LoadedProblem, runs: Sequence[CaseRun],
              if any(d.trace_only and d.trace_holds(trace, completed) for d in m.alternatives)]
     named += [m for m in named_on_cases if m not in named and any(
         (d.has or d.lacks) and d.trace_holds(trace, completed) for d in m.alternatives)]
-    unmet_by_option = [_met(option, trace) for option in structure.options]
+    unmet_by_option = [_unmet(option, trace) for option in structure.options]
     unmet = unmet_by_option[0]
     met = next((option for option, left in zip(structure.options, unmet_by_option,
                                                strict=True) if not left), None)

@@ -125,9 +125,10 @@ def static_lifts(sources: Mapping[str, str], module: str, function: str
     order and branches (``y = fwd(m, x); y = m(x); return y`` flows), any discarded method
     call on a name counts as mutating it (``x.reshape(nnx.vmap(g)(m, x))`` makes ``x``
     carry the lift), and a class or function that is used carries every lift in it, whether
-    or not the lifted part runs. A lift reached only through an alias the analysis does not
-    follow (``vm = nnx.vmap``, ``getattr(nnx, "vmap")``, ``from helpers import *``) is not
-    found.
+    or not the lifted part runs. A name bound to an imported one is followed (``vm =
+    nnx.vmap``, ``nnx = flax.nnx``), but a lift reached only through what the analysis does
+    not follow (``getattr(nnx, "vmap")``, ``from helpers import *``, a lift passed in as an
+    argument) is not found.
     """
     trees: dict[str, ast.Module] = {}
     for path, text in sources.items():
@@ -186,8 +187,15 @@ class _Analysis:
         self.unit: _Node = ("unit", -1, "")
         self.live = True
         pending: list[tuple[_Scope, ast.Assign, ast.Call]] = []
+        #: ``vm = nnx.vmap``, ``nnx = flax.nnx``: a name bound to an imported one.
+        self.aliases: list[tuple[_Scope, str, ast.expr]] = []
         for path, tree in trees.items():
             self.module_scope[path] = self._declare(tree, path, None, pending)
+        for _ in range(3):  # an alias of an alias, a few deep
+            for scope, name, value in self.aliases:
+                target = self._qualname(value, scope)
+                if target is not None:
+                    self.imports.setdefault(self._store(scope, name), target)
         for scope, assign, call in pending:  # rngs = nnx.Rngs(0): rngs.fork() is a lift
             if self._qualname(call.func, scope) == _RNGS:
                 self.rngs.update(self._store(scope, t.id) for t in assign.targets
@@ -269,6 +277,9 @@ class _Analysis:
             scope.bound.add(node.rest)
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             pending.append((scope, node, node.value))
+        elif (isinstance(node, ast.Assign) and isinstance(node.value, ast.Name | ast.Attribute)
+              and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            self.aliases.append((scope, node.targets[0].id, node.value))
         for child in ast.iter_child_nodes(node):
             self._scan(child, scope, pending)
 
