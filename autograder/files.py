@@ -6,6 +6,8 @@
   problem, a checkout or a submission (caches, checkpoints, environments, VCS metadata).
 - :func:`folder_digest`: what a folder's content is, as one SHA-256 (a problem folder for
   the expected-output cache's fingerprint, the problems of a regrade).
+- :func:`private_files` and :data:`PRIVATE`: class data (a regrade's extraction, outputs,
+  table and report) readable by the grader's user only.
 """
 
 from __future__ import annotations
@@ -49,6 +51,21 @@ def folder_digest(roots: Iterable[Path], base: Path) -> str:
             for part in (name, data):
                 digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
+
+
+#: The mode of files only the grader's user may read (class data: names, grades, sources).
+PRIVATE = 0o600
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Within the block, what this process creates is its user's alone (umask 077: files
+    0600, folders 0700), as class data must be; the previous umask after it."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,8 +23,11 @@ from rich.console import Console
 from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
+from autograder.sandbox.isolation import ensure_student_user
 from autograder.spec import load_problems
-from autograder.staff.export import ExportError, read_export
+from autograder.staff.export import METADATA as METADATA_FILE
+from autograder.staff.export import ExportError, Limits, read_export
+from autograder.staff.gradebook import cell
 from autograder.staff.regrade import PROCESSES, Settings, done, problems_digest
 from tests.support import EXAMPLES, PROBLEMS, REPO
 
@@ -298,3 +302,99 @@ def test_the_report_renders_in_a_real_headless_browser(local_run: tuple[Path, st
     assert pixels.std() > 0.05  # text and charts, not a blank page
     if os.environ.get("AUTOGRADER_SCREENSHOT_DIR"):  # to look at it
         shutil.copy(shot, Path(os.environ["AUTOGRADER_SCREENSHOT_DIR"]) / "report.png")
+
+
+def _as_student(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` as the student user (the identity student code has while grading)."""
+    user = ensure_student_user()
+
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(user.gid)
+        os.setuid(user.uid)
+
+    return subprocess.run(argv, preexec_fn=drop, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.worker
+def test_class_data_is_the_tas_alone(local_run: tuple[Path, str]) -> None:
+    output, _ = local_run
+    assert output.stat().st_mode & 0o777 == 0o700
+    shared = [p for p in [output, *output.rglob("*")] if p.stat().st_mode & 0o077]
+    assert not shared, [(str(p), oct(p.stat().st_mode)) for p in shared[:5]]
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as the student user")
+    csv_file = output / "grades.csv"
+    source = next((output / "export").rglob("*.py"))
+    for path in (csv_file, source, output / "summary.json",
+                 output / "submissions" / "submission_1001" / "results.json"):
+        read = _as_student("cat", str(path))
+        assert read.returncode != 0 and "Permission denied" in read.stderr, path
+    listed = _as_student("ls", str(output))
+    assert listed.returncode != 0 and "Permission denied" in listed.stderr
+
+
+def test_ids_must_be_one_safe_path_component(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    (export / "submission_1").mkdir(parents=True)
+    (export / "submission_1" / "solution.py").write_text("x = 1\n")
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (export / METADATA_FILE).write_text(
+        f"submission_1:\n  :submitters: [{{':name': Ada}}]\n{target}:\n  :submitters: []\n")
+    with pytest.raises(ExportError) as info:
+        read_export(export, tmp_path)
+    assert str(info.value) == (
+        f"{export / METADATA_FILE}: 1 submission folder name(s) are not one safe path component "
+        f"('{target}'); an id is letters, digits, '.', '_' and '-', as Gradescope writes them "
+        "(submission_123456). Refusing the export")
+    (export / METADATA_FILE).write_text("../submission_1:\n  :submitters: []\n")
+    with pytest.raises(ExportError, match=re.escape("('../submission_1')")):
+        read_export(export, tmp_path)
+    # A plain folder export: a link to a folder elsewhere is not a submission.
+    plain = tmp_path / "plain"
+    (plain / "alice").mkdir(parents=True)
+    (plain / "mallory").symlink_to(target)
+    assert [s.id for s in read_export(plain, tmp_path)] == ["alice"]
+
+
+def test_extraction_is_bounded(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("submission_1/zeros.bin", b"\0" * (8 * 2**20))
+    with pytest.raises(ExportError) as info:
+        read_export(bomb, tmp_path / "a")
+    assert "entry 'submission_1/zeros.bin' unpacks to 8 MB from" in str(info.value)
+    assert "(more than 200 times: a zip bomb?); refusing the export" in str(info.value)
+    assert not any((tmp_path / "a").rglob("zeros.bin"))  # checked before anything is written
+    small = Limits(total_bytes=3000, file_bytes=2000, files=3, ratio=200.0, ratio_from=2**20)
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w") as archive:
+        archive.writestr("submission_1/data.bin", b"x" * 2500)
+    with pytest.raises(ExportError, match="unpacks to 2,500 bytes, more than the 2,000 bytes "
+                                          "a file of an export may have"):
+        read_export(big, tmp_path / "b", small)
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as archive:
+        for i in range(4):
+            archive.writestr(f"submission_{i}/solution.py", "x = 1\n")
+    with pytest.raises(ExportError, match="holds 4 entries, more than the 3 an export may "
+                                          "have"):
+        read_export(many, tmp_path / "c", small)
+    total = tmp_path / "total.zip"
+    with zipfile.ZipFile(total, "w") as archive:
+        for i in range(2):
+            archive.writestr(f"submission_{i}/data.bin", b"y" * 1800)
+    with pytest.raises(ExportError, match="passes the 2,000 bytes an export may unpack to"):
+        read_export(total, tmp_path / "d", small)
+    # Within the limits, everything is there.
+    assert [s.id for s in read_export(many, tmp_path / "e", Limits(files=10))] == [
+        f"submission_{i}" for i in range(4)]
+
+
+def test_the_class_table_never_runs_a_students_text_as_a_formula() -> None:
+    assert cell("=HYPERLINK(\"http://evil\", \"x\")") == "'=HYPERLINK(\"http://evil\", \"x\")"
+    for risky in ("+1", "-1+2", "@SUM(A1)", "\tx", "\rx"):
+        assert cell(risky) == "'" + risky
+    assert cell("Ada Lovelace") == "Ada Lovelace"
+    assert cell(None) == ""

@@ -21,6 +21,7 @@ from rich.console import Console
 from autograder.cli.arguments import DEFAULT_PROBLEMS
 from autograder.cli.status import ExitStatus, guarded
 from autograder.errors import GraderError, UsageError
+from autograder.files import private_files
 from autograder.gradescope import run as front
 from autograder.gradescope.package import build_zip
 from autograder.grading.cache import compile_cache_beside, default_cache_dir
@@ -224,8 +225,14 @@ def schema(args: argparse.Namespace, context: Context) -> ExitStatus:
 def regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    with private_files():  # the extraction, results, table and report: the TA's alone
+        return _regrade(args, context)
+
+
+def _regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
     export: Path = args.export
     output: Path = args.output or export.with_name(export.stem + "-regrade")
+    batch.private_folder(output)
     submissions = export_of.read_export(export, output)
     problems = load_problems(args.problems)
     cache = args.cache or default_cache_dir(context.env)
@@ -266,6 +273,11 @@ def regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
 
 
 def report(args: argparse.Namespace, context: Context) -> ExitStatus:
+    with private_files():
+        return _report(args, context)
+
+
+def _report(args: argparse.Namespace, context: Context) -> ExitStatus:
     try:
         problems = load_problems(args.problems) if args.problems.is_dir() else []
     except GraderError:

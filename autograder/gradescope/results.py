@@ -171,7 +171,7 @@ def failure_results(traceback_text: str) -> dict[str, Any]:
     }
 
 
-def write_results(path: Path | str, results: Mapping[str, Any]) -> None:
+def write_results(path: Path | str, results: Mapping[str, Any], mode: int = 0o644) -> None:
     """Write ``results`` to ``path`` atomically: a reader sees the old file or the new one."""
     text = json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    write_atomically(Path(path), text)
+    write_atomically(Path(path), text, mode)

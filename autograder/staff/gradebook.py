@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from autograder.files import write_atomically
+from autograder.files import PRIVATE, write_atomically
 
 RESULTS = "results.json"
 RECORD = "regrade.json"
@@ -60,8 +60,21 @@ def pitfalls(results: Mapping[str, Any]) -> list[str]:
     return seen
 
 
+#: What makes a spreadsheet read a cell as a formula (``=HYPERLINK(...)`` as a student's
+#: name): such a cell is written with a leading apostrophe, which shows it as text.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def cell(value: object) -> str:
+    """A text cell of the class table, safe to open in a spreadsheet."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
 def write_csv(output: Path, path: Path, functions: Sequence[str]) -> int:
-    """One row per submission, written atomically to ``path``; the number of rows."""
+    """One row per submission, written atomically to ``path`` (readable by its owner only:
+    it names the class); the number of rows. Text that students wrote (names, ids) cannot
+    run as a spreadsheet formula."""
     rows = 0
     text = io.StringIO()
     writer = csv.writer(text)
@@ -71,17 +84,17 @@ def write_csv(output: Path, path: Path, functions: Sequence[str]) -> int:
         people = record.get("submitters", [])
         points = problem_points(results)
         writer.writerow([
-            record.get("submission"),
-            "; ".join(p.get("name", "") for p in people),
-            "; ".join(p.get("sid", "") for p in people),
-            "; ".join(p.get("email", "") for p in people),
+            cell(record.get("submission")),
+            "; ".join(cell(p.get("name", "")) for p in people),
+            "; ".join(cell(p.get("sid", "")) for p in people),
+            "; ".join(cell(p.get("email", "")) for p in people),
             f"{float(results.get('score', 0)):g}",
             f"{sum(m for _, m in points.values()):g}",
             *(f"{points.get(f, (0.0, 0.0))[0]:g}" for f in functions),
-            "; ".join(pitfalls(results)),
+            cell("; ".join(pitfalls(results))),
             "yes" if record.get("fault") else "no",
             f"{float(record.get('seconds', 0)):.1f}",
         ])
         rows += 1
-    write_atomically(path, text.getvalue())
+    write_atomically(path, text.getvalue(), PRIVATE)
     return rows

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.errors import GraderError
-from autograder.files import folder_digest
+from autograder.files import PRIVATE, folder_digest
 from autograder.gradescope.results import build_results, failure_results, write_results
 from autograder.grading.cache import compile_cache_beside
 from autograder.grading.engine import GradeOptions, grade
@@ -124,6 +124,15 @@ def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[st
 
 # -- the batch ---------------------------------------------------------------------------------
 
+
+def private_folder(output: Path) -> None:
+    """The regrade's output folder, created or tightened to its owner alone (0700): it holds
+    the class's names, sources and grades, and a student process that learns its path (from
+    the grader's command line in /proc, say) must not be able to list or read it."""
+    output.mkdir(parents=True, exist_ok=True)
+    output.chmod(0o700)
+
+
 @dataclass(frozen=True)
 class Outcome:
     submission: ExportedSubmission
@@ -145,11 +154,11 @@ def done(output: Path, submission: ExportedSubmission, digest: str) -> bool:
 
 def _save(output: Path, outcome: Outcome, digest: str) -> None:
     folder = output / "submissions" / outcome.submission.id
-    write_results(folder / RESULTS, outcome.results)
+    write_results(folder / RESULTS, outcome.results, PRIVATE)
     record = {"submission": outcome.submission.id, "problems_digest": digest,
               "seconds": round(outcome.seconds, 3), "fault": outcome.fault,
               "submitters": [vars(s) for s in outcome.submission.submitters]}
-    write_results(folder / RECORD, record)
+    write_results(folder / RECORD, record, PRIVATE)
 
 
 Runner = Callable[[Sequence[ExportedSubmission], Callable[[Outcome], None], threading.Event],
@@ -244,7 +253,7 @@ def regrade(submissions: Sequence[ExportedSubmission], output: Path, problems_di
     Ctrl-C (KeyboardInterrupt) stops taking new submissions, keeps the finished ones, and
     propagates."""
     digest = problems_digest(problems_dir)
-    output.mkdir(parents=True, exist_ok=True)
+    private_folder(output)
     todo = [s for s in submissions if force or not done(output, s, digest)]
     on_start(len(todo), len(submissions) - len(todo))
     graded: list[Outcome] = []
