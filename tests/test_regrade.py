@@ -155,12 +155,12 @@ def test_settings_share_the_machine_between_the_gradings_side_by_side(
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     cache = tmp_path / "cache" / "expected"
     local = Settings.for_local(3, cache, 60.0)
+    # Each grading runs as a student user of its own: a process budget of its own too.
     assert (local.memory_limit, local.process_limit, local.time_budget) == (
-        1000, 3 * PROCESSES, 60.0)
+        1000, PROCESSES, 60.0)
     assert (local.cache_dir, local.compile_cache) == (str(cache), str(tmp_path / "cache" / "jax"))
-    cluster = Settings.for_cluster(3, cache, 60.0)  # each Dask worker: up to a core's worth
-    assert (cluster.memory_limit, cluster.process_limit) == (3000, 8 * PROCESSES)
-    assert Settings.for_cluster(12, cache, 60.0).process_limit == 12 * PROCESSES
+    cluster = Settings.for_cluster(3, cache, 60.0)  # a Dask worker: one grading's memory
+    assert (cluster.memory_limit, cluster.process_limit) == (3000, PROCESSES)
 
 
 @pytest.mark.worker
@@ -398,3 +398,90 @@ def test_the_class_table_never_runs_a_students_text_as_a_formula() -> None:
         assert cell(risky) == "'" + risky
     assert cell("Ada Lovelace") == "Ada Lovelace"
     assert cell(None) == ""
+
+
+ATTACK = '''
+import glob, os, signal, time
+
+from flax import nnx
+
+REPORT = {"killed": 0, "refused": 0, "read": 0, "written": 0, "planted": 0}
+
+
+def _attack():
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if b"autograder.worker" not in handle.read():
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            REPORT["killed"] += 1
+        except PermissionError:
+            REPORT["refused"] += 1
+        except OSError:
+            pass
+    for path in glob.glob("/tmp/autograder-*/submission/*.py"):  # the staged copies
+        try:
+            with open(path) as handle:
+                if "REPORT = " in handle.read():
+                    continue  # its own staged copy, which it may read
+            REPORT["read"] += 1
+            with open(path, "w") as handle:
+                handle.write("raise RuntimeError('overwritten')\\n")
+            REPORT["written"] += 1
+        except OSError:
+            pass
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            with open(f"{folder}/planted-{os.getpid()}", "w") as handle:
+                handle.write("left behind")
+            REPORT["planted"] += 1
+        except OSError:
+            pass
+
+
+def vmap_over_batch(seed, x_batch, features):
+    end = time.monotonic() + 1.5
+    while time.monotonic() < end:
+        _attack()
+        time.sleep(0.05)
+    print("attack:", REPORT)
+    return x_batch.reshape(-1)
+'''
+
+
+@pytest.mark.worker
+def test_gradings_side_by_side_cannot_reach_each_other(
+        problems_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+    """A two-job regrade in which one submission attacks the others (signals, their staged
+    files, files left behind): the others keep their exact scores."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: gradings side by side run as student users of their own")
+    export = tmp_path / "class"
+    correct = (EXAMPLES / "correct" / "solution.py").read_text()
+    for name, text in (("submission_1", ATTACK), ("submission_2", correct),
+                       ("submission_3", correct), ("submission_4", correct)):
+        (export / name).mkdir(parents=True)
+        (export / name / "solution.py").write_text(text)
+    output = tmp_path / "out"
+    status, out = regrade(str(export), "--problems", str(problems_dir), "--jobs", "2",
+                          "--output", str(output), cache=cache_dir)
+    assert status == ExitStatus.SUCCESS, out
+    scores = {r["submission"]: (float(r["score"]), r["grader_fault"])
+              for r in rows(output / "grades.csv")}
+    assert scores == {"submission_1": (0.0, "no"), "submission_2": (10.0, "no"),
+                      "submission_3": (10.0, "no"), "submission_4": (10.0, "no")}
+    attacker = json.loads((output / "submissions" / "submission_1" / "results.json")
+                          .read_text())
+    said = "\n".join(t.get("output", "") for t in attacker["tests"])
+    assert "attack: {'killed': 0," in said  # it ran, beside the others, and reached none
+    assert "'read': 0, 'written': 0" in said
+    assert "'refused': 0" not in said  # there were workers to try: others', the template
+    from tests.support import student_uids
+
+    uids = student_uids()
+    left = [str(p) for top in ("/tmp", "/var/tmp") for p in Path(top).glob("planted-*")
+            if p.lstat().st_uid in uids]
+    assert not left, left

@@ -40,7 +40,7 @@ from autograder.sandbox import (
     forking_supported,
     worker_environment,
 )
-from autograder.sandbox.isolation import choose, default_memory_limit, lock_down
+from autograder.sandbox.isolation import claimed, default_memory_limit, lock_down
 from autograder.spec import LoadedProblem, Mistake
 from autograder.spec.inputs import describe_call
 
@@ -168,12 +168,12 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
     start = time.monotonic()
     submission = scan_submission(submission_path)
     graded = [] if graded is None else graded
-    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch, \
+            claimed(options.isolate) as isolation:
         workspace = Path(scratch)
         staged = stage(submission, workspace / "submission")
         home = workspace / "home"
         home.mkdir()
-        isolation = choose(options.isolate)
         lock_down(isolation, [p.directory for p in problems]
                   + ([options.cache_dir] if options.cache_dir else []),
                   workspace, staged.root, options.compile_cache)

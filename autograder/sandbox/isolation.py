@@ -10,12 +10,16 @@ machine's memory) minus the grader's own share.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,9 @@ from autograder.sandbox import memory
 from autograder.sandbox.limits import StudentUser
 
 STUDENT_USER = "autograder-student"
+#: Gradings side by side on one machine (a regrade's jobs, a Dask worker's threads) each run
+#: student code as a user of their own, from a pool of at most this many.
+POOL_SIZE = 64
 #: What the worker template holds that a worker does not pay for (measured: 81 MB of
 #: anonymous memory after importing numpy, jax and flax, plus its page tables).
 TEMPLATE_RESERVE = 112 * 2**20
@@ -72,6 +79,75 @@ def ensure_student_user(name: str = STUDENT_USER) -> StudentUser:
     return StudentUser(name, entry.pw_uid, entry.pw_gid)
 
 
+def pool_user_name(index: int) -> str:
+    """``autograder-student``, then ``autograder-student-2``, ``-3``, ..."""
+    return STUDENT_USER if index == 0 else f"{STUDENT_USER}-{index + 1}"
+
+
+class StudentUsers:
+    """The pool of student users: each grading claims one for its whole run, so gradings
+    side by side are as separate as on separate machines. Another grading's processes are
+    another user's (no signal, ptrace or /proc read of them), the process limit (counted
+    per user by the kernel) is this grading's alone, and what a user left behind is this
+    grading's to remove. A claim is a lock file made with ``O_EXCL`` in a folder only root
+    can write, so it holds across the processes of a machine (Dask workers); a claim whose
+    process is gone is taken back. Accounts are created when first needed."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+        self._folder = folder or base / f"autograder-users-{os.geteuid()}"
+        self._lock = threading.Lock()
+
+    def _claims(self) -> Path:
+        self._folder.mkdir(mode=0o700, exist_ok=True)
+        info = self._folder.lstat()
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not stat.S_ISDIR(
+                info.st_mode):
+            raise RuntimeError(f"{self._folder} is not a private folder of this user; "
+                               "refusing to keep the student users' claims there")
+        return self._folder
+
+    def claim(self) -> StudentUser:
+        """A user no other grading on this machine is using, now this one's."""
+        with self._lock:
+            folder = self._claims()
+            for index in range(POOL_SIZE):
+                name = pool_user_name(index)
+                claim = folder / name
+                try:
+                    fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                except FileExistsError:
+                    if _stale(claim):
+                        claim.unlink(missing_ok=True)
+                        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                    else:
+                        continue
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                try:
+                    return ensure_student_user(name)
+                except BaseException:
+                    claim.unlink(missing_ok=True)
+                    raise
+        raise RuntimeError(f"all {POOL_SIZE} student users are in use: more gradings side "
+                           f"by side than the pool has users")
+
+    def release(self, user: StudentUser) -> None:
+        (self._folder / user.name).unlink(missing_ok=True)
+
+
+def _stale(claim: Path) -> bool:
+    """A claim whose process is gone (or that cannot be read: a crash while writing it)."""
+    try:
+        owner = int(claim.read_text() or "0")
+    except (OSError, ValueError):
+        return True
+    return owner != os.getpid() and not Path(f"/proc/{owner}").exists()
+
+
+USERS = StudentUsers()
+
+
 def runtime_paths() -> list[Path]:
     """What a worker must read: the interpreter, its standard library, the installed
     packages (jax, flax, numpy) and the grader's own package."""
@@ -115,11 +191,25 @@ def choose(enabled: bool | None = None) -> Isolation:
                                f"({blocked[0]} is private), so student code runs as root: "
                                f"isolation is reduced. Fix: chmod o+x {blocked[0]}")
     try:
-        user = ensure_student_user()
+        user = USERS.claim()
     except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
         return Isolation(None, f"Could not set up the student user ({exc}): student code "
                                f"runs as root, isolation is reduced.")
     return Isolation(user, f"Student code runs as the unprivileged user {user.name!r}.")
+
+
+@contextlib.contextmanager
+def claimed(enabled: bool | None = None) -> Iterator[Isolation]:
+    """The isolation of one grading (:func:`choose`), its student user given back when the
+    grading is over, after what that user left in the shared scratch folders (``/tmp``,
+    ``/dev/shm``, ...) is removed, whatever its group."""
+    isolation = choose(enabled)
+    try:
+        yield isolation
+    finally:
+        if isolation.user is not None:
+            memory.remove_files_of_user(isolation.user.uid, memory.SHARED_SCRATCH)
+            USERS.release(isolation.user)
 
 
 def protect(paths: Iterable[Path]) -> None:
@@ -131,12 +221,15 @@ def protect(paths: Iterable[Path]) -> None:
                 path.chmod(mode & ~0o077)
 
 
-def let_in(workspace: Path, readable: Path) -> None:
-    """Let the student user traverse (not list) ``workspace`` and read, not change, the tree
-    ``readable`` in it (the staged submission: each worker works in a copy of its own)."""
+def let_in(workspace: Path, readable: Path, user: StudentUser) -> None:
+    """Let ``user`` traverse (not list) ``workspace`` and read, not change, the tree
+    ``readable`` in it (the staged submission: each worker works in a copy of its own):
+    root's, in the user's own group, which its workers keep as a supplementary group. No
+    other user, a grading side by side included, can read it."""
     workspace.chmod(0o711)
     for path in [readable, *readable.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        os.chown(path, 0, user.gid, follow_symlinks=False)
+        path.chmod(0o750 if path.is_dir() else 0o640)
 
 
 def share_read_only(path: Path) -> None:
@@ -162,7 +255,7 @@ def lock_down(isolation: Isolation, private: Iterable[Path], workspace: Path,
     if isolation.user is None:
         return
     protect(private)
-    let_in(workspace, submission)
+    let_in(workspace, submission, isolation.user)
     if compile_cache is not None:
         share_read_only(compile_cache)
 

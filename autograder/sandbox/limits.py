@@ -71,8 +71,9 @@ class Limits:
                                     "fsize": self.fsize, "oom_first": True,
                                     "shm_size": self.memory or 64 * 2**20}
         if user is not None:
+            # The user's own group stays a supplementary one: it reads the staged submission.
             settings.update(uid=user.uid, gid=gid if gid is not None else user.gid,
-                            nproc=self.nproc)
+                            groups=[user.gid], nproc=self.nproc)
         return settings
 
 

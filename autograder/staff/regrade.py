@@ -70,29 +70,26 @@ class Settings:
     memory_limit: int | None = None
     time_budget: float | None = 540.0
     isolate: bool | None = None
-    #: The student user's process limit, shared by the gradings running side by side.
+    #: The student user's process limit: one grading's, as each grading side by side
+    #: runs student code as a user of its own (the kernel counts processes per user).
     process_limit: int = PROCESSES
 
     @classmethod
     def for_local(cls, jobs: int, cache: Path, time_budget: float) -> Settings:
         """``jobs`` gradings side by side on this machine: each worker gets its share of
-        the memory, and the student user's process limit is ``jobs`` gradings' (the kernel
-        counts the user's processes and threads across every grading on a machine)."""
-        return cls._for(cache, time_budget, isolation.default_memory_limit(jobs), jobs)
+        the memory; each grading's student user has a process budget of its own."""
+        return cls._for(cache, time_budget, isolation.default_memory_limit(jobs))
 
     @classmethod
     def for_cluster(cls, jobs: int, cache: Path, time_budget: float) -> Settings:
-        """Gradings on Dask workers: the memory of one grading at a time, and a process
-        limit for as many side by side as the worker has threads (at least ``jobs``; its
-        cores, as a Dask worker has one thread per core by default)."""
-        return cls._for(cache, time_budget, isolation.default_memory_limit(1),
-                        max(jobs, os.cpu_count() or 1))
+        """Gradings on Dask workers: the memory of one grading at a time (``jobs`` is the
+        cluster's business there, not a share of this machine)."""
+        return cls._for(cache, time_budget, isolation.default_memory_limit(1))
 
     @classmethod
-    def _for(cls, cache: Path, time_budget: float, memory: int, side_by_side: int) -> Settings:
+    def _for(cls, cache: Path, time_budget: float, memory: int) -> Settings:
         return cls(cache_dir=str(cache), compile_cache=str(compile_cache_beside(cache)),
-                   memory_limit=memory, time_budget=time_budget,
-                   process_limit=PROCESSES * side_by_side)
+                   memory_limit=memory, time_budget=time_budget, process_limit=PROCESSES)
 
     def options(self) -> GradeOptions:
         return GradeOptions(

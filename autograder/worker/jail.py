@@ -108,9 +108,10 @@ def apply(settings: dict[str, Any]) -> dict[str, Any]:
     if uid is not None and gid is not None:
         if settings.get("nproc"):
             _set_limit(resource.RLIMIT_NPROC, int(settings["nproc"]))
-        os.setgroups([])
+        os.setgroups([int(g) for g in settings.get("groups", [])])
         os.setgid(int(gid))
         os.setuid(int(uid))
+        os.umask(0o077)  # what the code writes in /tmp is its own, not the machine's
         if os.getuid() == 0 or os.geteuid() == 0:  # pragma: no cover - setuid cannot fail open
             raise SystemExit("autograder.worker.jail: could not drop root privileges")
         # After a credential change /proc/self is root's: make it ours again.
