@@ -205,6 +205,7 @@ def no_host_changes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isolation, "ensure_student_user",
                         lambda: StudentUser("autograder-student", 4242, 4242))
     monkeypatch.setattr(isolation, "open_runtime", lambda: [Path("/opt/python")])
+    monkeypatch.setattr(isolation, "readable_by_name", lambda opened: [])
 
 
 def test_harden_makes_the_problems_and_cache_private_and_shares_the_compile_cache(
@@ -233,6 +234,48 @@ def test_harden_runtime_only_makes_no_folder_private(
     assert protected == []
     assert console.file.getvalue() == (  # type: ignore[attr-defined]
         "Student user 'autograder-student' (uid 4242); opened for traversal: /opt/python\n")
+
+
+def test_harden_says_what_opening_a_home_for_the_runtime_exposes(
+        no_host_changes: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(isolation, "readable_by_name",
+                        lambda opened: [Path("/root/.gitconfig"), Path("/root/.profile")])
+    console = quiet_console()
+    assert main(["harden", "--runtime-only"], env={}, console=console) == ExitStatus.SUCCESS
+    assert " ".join(console.file.getvalue().split()) == (  # type: ignore[attr-defined]
+        "Student user 'autograder-student' (uid 4242); opened for traversal: /opt/python "
+        "warning: the way to the Python runtime goes through folders others may enter, so "
+        "student code can read these by name: /root/.gitconfig, /root/.profile. Install "
+        "Python outside a home directory, or make them private (chmod o-r).")
+
+
+def test_what_a_folder_others_may_enter_exposes_by_name(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "pyenv" / "bin").mkdir(parents=True)
+    (home / ".gitconfig").write_text("[user]\n")
+    (home / ".gitconfig").chmod(0o644)
+    (home / ".netrc").write_text("secret\n")
+    (home / ".netrc").chmod(0o600)
+    home.chmod(0o711)
+    (home / "pyenv").chmod(0o755)
+    tmp_path.chmod(0o755)
+    python = home / "pyenv" / "bin"
+    assert home in isolation.traversed([python])
+    assert isolation.readable_by_name([home]) == [home / ".gitconfig", home / "pyenv"]
+    home.chmod(0o755)  # listable anyway: nothing more is exposed by opening it
+    assert isolation.readable_by_name([home]) == []
+
+
+def test_a_checkouts_history_is_private_with_its_problems(tmp_path: Path) -> None:
+    checkout = tmp_path / "course"
+    (checkout / ".git" / "objects").mkdir(parents=True)
+    (checkout / ".git").chmod(0o755)
+    problems = checkout / "problems"
+    problems.mkdir(mode=0o755)
+    assert isolation.histories([problems]) == [checkout / ".git"]
+    isolation.protect([problems])
+    assert stat.S_IMODE((checkout / ".git").stat().st_mode) == 0o700
+    assert stat.S_IMODE(problems.stat().st_mode) == 0o700
 
 
 def test_harden_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:

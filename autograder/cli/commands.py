@@ -164,6 +164,13 @@ def harden(args: argparse.Namespace, context: Context) -> ExitStatus:
     if done.opened:
         said.append(f"opened for traversal: {', '.join(map(str, done.opened))}")
     context.out.print("; ".join(said))
+    if done.exposed:
+        shown = ", ".join(map(str, done.exposed[:8])) + (", ..." if len(done.exposed) > 8
+                                                         else "")
+        context.err.print(f"warning: the way to the Python runtime goes through folders "
+                          f"others may enter, so student code can read these by name: "
+                          f"{shown}. Install Python outside a home directory, or make them "
+                          f"private (chmod o-r).", highlight=False)
     return ExitStatus.SUCCESS
 
 

@@ -213,12 +213,52 @@ def claimed(enabled: bool | None = None) -> Iterator[Isolation]:
 
 
 def protect(paths: Iterable[Path]) -> None:
-    """Make ``paths`` (problem folders, caches) unreadable by other users."""
-    for path in paths:
+    """Make ``paths`` (problem folders, caches) unreadable by other users, and the history
+    of a checkout holding one (its ``.git``, where every version of a reference and of the
+    hidden cases can be read back)."""
+    for path in [*paths, *histories(paths)]:
         if path.exists():
             mode = path.stat().st_mode & 0o7777
             if mode & 0o077:
                 path.chmod(mode & ~0o077)
+
+
+def histories(paths: Iterable[Path]) -> list[Path]:
+    """The ``.git`` folders of the checkouts that hold ``paths``."""
+    found: list[Path] = []
+    for path in paths:
+        for folder in [path, *path.resolve().parents]:
+            history = folder / ".git"
+            if history.is_dir() and history not in found:
+                found.append(history)
+                break
+    return found
+
+
+def readable_by_name(opened: Iterable[Path]) -> list[Path]:
+    """What opening ``opened`` for traversal lets other users read by name: the entries
+    of a folder they may enter but not list that are readable to them (``/root/.gitconfig``
+    once ``/root`` is opened for a runtime under it)."""
+    exposed: list[Path] = []
+    for folder in opened:
+        mode = folder.stat().st_mode
+        if not mode & 0o001 or mode & 0o004:
+            continue  # closed, or listable by anyone anyway
+        with contextlib.suppress(OSError):
+            exposed += sorted(entry for entry in folder.iterdir()
+                              if entry.lstat().st_mode & 0o004 and not entry.is_symlink())
+    return exposed
+
+
+def traversed(paths: Iterable[Path]) -> list[Path]:
+    """The folders on the way to ``paths`` that others may enter but not list."""
+    found: list[Path] = []
+    for path in paths:
+        for folder in reversed(path.parents):
+            mode = folder.stat().st_mode
+            if mode & 0o001 and not mode & 0o004 and folder not in found:
+                found.append(folder)
+    return found
 
 
 def let_in(workspace: Path, readable: Path, user: StudentUser) -> None:
@@ -267,6 +307,9 @@ class Hardened:
     user: StudentUser
     #: Directories on the way to the Python runtime made traversable (not listable).
     opened: tuple[Path, ...]
+    #: What others can read by name in the folders they may enter but not list on the way
+    #: to the runtime (a home directory's dotfiles, when Python lives under it).
+    exposed: tuple[Path, ...]
     #: Folders made unreadable by the student user.
     private: tuple[Path, ...]
     #: The folder made readable, not writable, by the student user (the compilation cache).
@@ -286,4 +329,5 @@ def harden(private: Sequence[Path] = (), shared: Path | None = None) -> Hardened
     protect(private)
     if shared is not None:
         share_read_only(shared)
-    return Hardened(user, tuple(opened), tuple(private), shared)
+    exposed = readable_by_name(traversed(runtime_paths()))
+    return Hardened(user, tuple(opened), tuple(exposed), tuple(private), shared)
