@@ -307,13 +307,8 @@ def test_the_report_renders_in_a_real_headless_browser(local_run: tuple[Path, st
 def _as_student(*argv: str) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` as the student user (the identity student code has while grading)."""
     user = ensure_student_user()
-
-    def drop() -> None:
-        os.setgroups([])
-        os.setgid(user.gid)
-        os.setuid(user.uid)
-
-    return subprocess.run(argv, preexec_fn=drop, capture_output=True, text=True, check=False)
+    return subprocess.run(argv, user=user.uid, group=user.gid, extra_groups=[],
+                          capture_output=True, text=True, check=False)
 
 
 @pytest.mark.worker
