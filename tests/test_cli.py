@@ -327,3 +327,35 @@ def test_the_grader_and_ci_locks_pin_the_same_versions() -> None:
     assert {name: dev.get(name) for name in runtime} == runtime
     assert runtime["jax"] == runtime["jaxlib"] == "0.10.2"
     assert runtime["flax"] == "0.12.8"
+
+
+def test_each_grading_claims_a_student_user_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.errors import GraderError
+
+    made: list[str] = []
+
+    def account(name: str = isolation.STUDENT_USER) -> StudentUser:
+        made.append(name)
+        return StudentUser(name, 5000 + len(made), 5000 + len(made))
+
+    monkeypatch.setattr(isolation, "ensure_student_user", account)
+    monkeypatch.setattr(isolation, "POOL_SIZE", 2)
+    users = isolation.StudentUsers(tmp_path / "claims")
+    first, second = users.claim(), users.claim()
+    assert (first.name, second.name) == ("autograder-student", "autograder-student-2")
+    assert stat.S_IMODE((tmp_path / "claims").stat().st_mode) == 0o700
+    with pytest.raises(GraderError, match="all 2 student users are in use"):
+        users.claim()  # never a fallback to root
+    users.release(first)
+    assert users.claim().name == "autograder-student"
+    # A claim left by a process that is gone is taken back.
+    users.release(second)
+    (tmp_path / "claims" / "autograder-student-2").write_text("999999999")
+    assert users.claim().name == "autograder-student-2"
+    # Claims kept where others could write are refused.
+    open_folder = tmp_path / "open"
+    open_folder.mkdir(mode=0o777)
+    open_folder.chmod(0o777)
+    with pytest.raises(RuntimeError, match="is not a private folder"):
+        isolation.StudentUsers(open_folder).claim()

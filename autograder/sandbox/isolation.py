@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.errors import GraderError
 from autograder.sandbox import memory
 from autograder.sandbox.limits import StudentUser
 
@@ -114,14 +115,12 @@ class StudentUsers:
             for index in range(POOL_SIZE):
                 name = pool_user_name(index)
                 claim = folder / name
-                try:
-                    fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-                except FileExistsError:
-                    if _stale(claim):
-                        claim.unlink(missing_ok=True)
-                        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-                    else:
-                        continue
+                fd = _create(claim)
+                if fd is None and _stale(claim):
+                    claim.unlink(missing_ok=True)
+                    fd = _create(claim)  # None again: another process took it meanwhile
+                if fd is None:
+                    continue
                 os.write(fd, str(os.getpid()).encode())
                 os.close(fd)
                 try:
@@ -129,11 +128,20 @@ class StudentUsers:
                 except BaseException:
                     claim.unlink(missing_ok=True)
                     raise
-        raise RuntimeError(f"all {POOL_SIZE} student users are in use: more gradings side "
-                           f"by side than the pool has users")
+        # Never fall back to running student code as root: this grading fails instead.
+        raise GraderError(f"all {POOL_SIZE} student users are in use: more gradings side by "
+                          f"side on this machine than the pool has users")
 
     def release(self, user: StudentUser) -> None:
         (self._folder / user.name).unlink(missing_ok=True)
+
+
+def _create(claim: Path) -> int | None:
+    """The claim file, made now by this process; None when it exists already."""
+    try:
+        return os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return None
 
 
 def _stale(claim: Path) -> bool:
