@@ -115,30 +115,33 @@ def _shapes(leaves: Sequence[Leaf], wanted: dict[str, Leaf]) -> Difference | Non
         return None
     yours, theirs = max(differing, key=lambda pair: _size(pair[1]))  # a kernel, not a bias
     every = len(differing) == len(leaves)
-    extra = {leaf.shape[0] for leaf, ref in differing
-             if len(leaf.shape) == len(ref.shape) + 1 and leaf.shape[1:] == ref.shape}
-    if every and len(extra) == 1 and all(len(leaf.shape) == len(ref.shape) + 1
-                                         for leaf, ref in differing):
-        size = extra.pop()
+    extra = _leading_axis([(leaf.shape, ref.shape) for leaf, ref in differing])
+    if every and extra is not None:
         return Difference("extra-axis", (
-            f"Every one of your weights has an extra leading axis of size {size}: "
+            f"Every one of your weights has an extra leading axis of size {extra}: "
             f"{_leaf(yours)}, where the reference's has shape {_shape(theirs.shape)}. Your "
-            f"model holds {size} copies of the parameters (one per example or row) where "
+            f"model holds {extra} copies of the parameters (one per example or row) where "
             f"the exercise wants one set."))
-    missing = {ref.shape[0] for leaf, ref in differing
-               if len(ref.shape) == len(leaf.shape) + 1 and ref.shape[1:] == leaf.shape}
-    if every and len(missing) == 1 and all(len(ref.shape) == len(leaf.shape) + 1
-                                           for leaf, ref in differing):
-        size = missing.pop()
+    missing = _leading_axis([(ref.shape, leaf.shape) for leaf, ref in differing])
+    if every and missing is not None:
         return Difference("missing-axis", (
-            f"Your weights lack the reference's leading axis of size {size}: "
+            f"Your weights lack the reference's leading axis of size {missing}: "
             f"{_leaf(yours)}, where the reference's has shape {_shape(theirs.shape)}. The "
-            f"reference stacks {size} sets of parameters (one per model or layer) along "
+            f"reference stacks {missing} sets of parameters (one per model or layer) along "
             f"axis 0; your model has one."))
     return Difference("different-shape", (
         f"Your model's parameter {_leaf(yours)} has another shape than the reference's, "
         f"{_shape(theirs.shape)}" + (f" (and {len(differing) - 1} more)"
                                      if len(differing) > 1 else "") + "."))
+
+
+def _leading_axis(pairs: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> int | None:
+    """The size ``k`` when every longer shape is ``(k, *shorter)`` with one ``k``."""
+    sizes = {longer[0] for longer, shorter in pairs
+             if len(longer) == len(shorter) + 1 and longer[1:] == shorter}
+    matched = all(len(longer) == len(shorter) + 1 and longer[1:] == shorter
+                  for longer, shorter in pairs)
+    return sizes.pop() if pairs and matched and len(sizes) == 1 else None
 
 
 def _size(leaf: Leaf) -> int:

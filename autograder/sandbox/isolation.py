@@ -25,7 +25,7 @@ from pathlib import Path
 
 from autograder.errors import GraderError
 from autograder.sandbox import memory
-from autograder.sandbox.limits import StudentUser
+from autograder.sandbox.limits import StudentUser, stale, take
 
 STUDENT_USER = "autograder-student"
 #: Gradings side by side on one machine (a regrade's jobs, a Dask worker's threads) each run
@@ -115,14 +115,12 @@ class StudentUsers:
             for index in range(POOL_SIZE):
                 name = pool_user_name(index)
                 claim = folder / name
-                fd = _create(claim)
-                if fd is None and _stale(claim):
+                if not take(claim):
+                    if not stale(claim):
+                        continue
                     claim.unlink(missing_ok=True)
-                    fd = _create(claim)  # None again: another process took it meanwhile
-                if fd is None:
-                    continue
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
+                    if not take(claim):  # another process took it meanwhile
+                        continue
                 try:
                     return ensure_student_user(name)
                 except BaseException:
@@ -134,23 +132,6 @@ class StudentUsers:
 
     def release(self, user: StudentUser) -> None:
         (self._folder / user.name).unlink(missing_ok=True)
-
-
-def _create(claim: Path) -> int | None:
-    """The claim file, made now by this process; None when it exists already."""
-    try:
-        return os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return None
-
-
-def _stale(claim: Path) -> bool:
-    """A claim whose process is gone (or that cannot be read: a crash while writing it)."""
-    try:
-        owner = int(claim.read_text() or "0")
-    except (OSError, ValueError):
-        return True
-    return owner != os.getpid() and not Path(f"/proc/{owner}").exists()
 
 
 USERS = StudentUsers()

@@ -97,31 +97,40 @@ class Groups:
                 gid = self.FIRST + self._next
                 self._next = (self._next + 1) % self.COUNT
                 claim = self._folder / str(gid)
-                try:
-                    fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-                except FileExistsError:
-                    if self._stale(claim):
-                        claim.unlink(missing_ok=True)
-                    continue
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
-                return gid
+                if take(claim):
+                    return gid
+                if stale(claim):
+                    claim.unlink(missing_ok=True)
         raise RuntimeError("no free worker group id")
-
-    @staticmethod
-    def _stale(claim: Path) -> bool:
-        """A claim whose grader is gone."""
-        try:
-            owner = int(claim.read_text() or "0")
-        except (OSError, ValueError):
-            return False
-        return owner != os.getpid() and not Path(f"/proc/{owner}").exists()
 
     def release(self, gid: int) -> None:
         (self._folder / str(gid)).unlink(missing_ok=True)
 
 
 GROUPS = Groups()
+
+
+def take(claim: Path) -> bool:
+    """Make the claim file ``claim``, holding this process's id, unless it exists: whole
+    or not at all (written aside, then linked into place), so no one reads it half made."""
+    aside = claim.with_name(f".{claim.name}.{os.getpid()}.{threading.get_ident()}")
+    aside.write_text(str(os.getpid()))
+    try:
+        os.link(aside, claim)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def stale(claim: Path) -> bool:
+    """A claim whose process is gone (another process's: this one's are never stale)."""
+    try:
+        owner = int(claim.read_text())
+    except (OSError, ValueError):
+        return False
+    return owner != os.getpid() and not Path(f"/proc/{owner}").exists()
 
 
 @dataclass(frozen=True)

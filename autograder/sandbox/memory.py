@@ -189,10 +189,12 @@ def memory_mounts(mounts: str | None = None) -> list[str]:
     return found
 
 
-def _walk_writable(top: str, uid: int | None, gid: int) -> Iterator[tuple[str, os.stat_result]]:
-    """Files under ``top`` that a worker (``uid``/``gid``) could have made: folders it can
-    write (world-writable, or its own) are entered; nothing else is, and links are not
-    followed, so the walk is short however large the rest of the tree is."""
+def _walk_writable(top: str, uid: int | None, gid: int | None
+                   ) -> Iterator[tuple[str, os.stat_result]]:
+    """What a worker (``uid``/``gid``) could have made under ``top``: the entries of group
+    ``gid`` (of owner ``uid`` when ``gid`` is None). Folders it can write (world-writable,
+    or its own) are entered; nothing else is, and links are not followed, so the walk is
+    short however large the rest of the tree is."""
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -205,13 +207,12 @@ def _walk_writable(top: str, uid: int | None, gid: int) -> Iterator[tuple[str, o
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISDIR(info.st_mode):
-                if (info.st_mode & 0o002 or info.st_gid == gid
-                        or (uid is not None and info.st_uid == uid)):
-                    stack.append(entry.path)
-                if info.st_gid == gid:
-                    yield entry.path, info
-            elif info.st_gid == gid:
+            ours = info.st_gid == gid if gid is not None else info.st_uid == uid
+            if stat.S_ISDIR(info.st_mode) and (
+                    info.st_mode & 0o002 or info.st_gid == gid
+                    or (uid is not None and info.st_uid == uid)):
+                stack.append(entry.path)
+            if ours:
                 yield entry.path, info
 
 
@@ -224,45 +225,22 @@ def files_of_group(gid: int, tops: Iterable[str], uid: int | None = None) -> int
 
 def remove_files_of_group(gid: int, tops: Iterable[str], uid: int | None = None) -> int:
     """Delete what group ``gid`` left under ``tops`` (deepest first); how many entries."""
+    return _remove(tops, uid, gid)
+
+
+def remove_files_of_user(uid: int, tops: Iterable[str]) -> int:
+    """Delete everything user ``uid`` owns under ``tops`` (deepest first), whatever its
+    group; how many entries. Only for a user no one else is using (a grading's own)."""
+    return _remove(tops, uid, None)
+
+
+def _remove(tops: Iterable[str], uid: int | None, gid: int | None) -> int:
     removed = 0
     for top in tops:
         found = sorted(_walk_writable(top, uid, gid), key=lambda item: -item[0].count("/"))
         for path, info in found:
             with contextlib.suppress(OSError):
                 if stat.S_ISDIR(info.st_mode):
-                    os.rmdir(path)
-                else:
-                    os.unlink(path)
-                removed += 1
-    return removed
-
-
-def remove_files_of_user(uid: int, tops: Iterable[str]) -> int:
-    """Delete everything user ``uid`` owns under ``tops`` (deepest first), whatever its
-    group; how many entries. Only for a user no one else is using (a grading's own)."""
-    removed = 0
-    for top in tops:
-        found = []
-        stack = [top]
-        while stack:
-            folder = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if stat.S_ISDIR(info.st_mode) and (info.st_mode & 0o002
-                                                    or info.st_uid == uid):
-                    stack.append(entry.path)
-                if info.st_uid == uid:
-                    found.append(entry.path)
-        for path in sorted(found, key=lambda p: -p.count("/")):
-            with contextlib.suppress(OSError):
-                if os.path.isdir(path) and not os.path.islink(path):
                     os.rmdir(path)
                 else:
                     os.unlink(path)
