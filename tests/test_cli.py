@@ -357,5 +357,5 @@ def test_each_grading_claims_a_student_user_of_its_own(
     open_folder = tmp_path / "open"
     open_folder.mkdir(mode=0o777)
     open_folder.chmod(0o777)
-    with pytest.raises(RuntimeError, match="is not a private folder"):
+    with pytest.raises(GraderError, match="is not a private folder"):
         isolation.StudentUsers(open_folder).claim()

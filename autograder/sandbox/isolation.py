@@ -90,9 +90,10 @@ class StudentUsers:
     side by side are as separate as on separate machines. Another grading's processes are
     another user's (no signal, ptrace or /proc read of them), the process limit (counted
     per user by the kernel) is this grading's alone, and what a user left behind is this
-    grading's to remove. A claim is a lock file made with ``O_EXCL`` in a folder only root
-    can write, so it holds across the processes of a machine (Dask workers); a claim whose
-    process is gone is taken back. Accounts are created when first needed."""
+    grading's to remove. A claim is a file holding the claimer's process id, linked into a
+    folder only root can write (:func:`~autograder.sandbox.limits.take`), so it holds
+    across the processes of a machine (Dask workers); a claim whose process is gone is
+    taken back. Accounts are created when first needed."""
 
     def __init__(self, folder: Path | None = None) -> None:
         base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
@@ -104,8 +105,9 @@ class StudentUsers:
         info = self._folder.lstat()
         if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not stat.S_ISDIR(
                 info.st_mode):
-            raise RuntimeError(f"{self._folder} is not a private folder of this user; "
-                               "refusing to keep the student users' claims there")
+            # Not a fallback to root: the grading fails, saying why.
+            raise GraderError(f"{self._folder} is not a private folder of this user; "
+                              "refusing to keep the student users' claims there")
         return self._folder
 
     def claim(self) -> StudentUser:
