@@ -8,14 +8,18 @@
   the expected-output cache's fingerprint, the problems of a regrade).
 - :func:`private_files` and :data:`PRIVATE`: class data (a regrade's extraction, outputs,
   table and report) readable by the grader's user only.
+- :func:`parse_python`: Python source parsed (never run), one parse at a time in this
+  process, which CPython 3.11's parser needs when gradings run in threads side by side.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -51,6 +55,24 @@ def folder_digest(roots: Iterable[Path], base: Path) -> str:
             for part in (name, data):
                 digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
+
+
+_PARSING = threading.Lock()
+
+
+def parse_python(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, one call at a time: CPython 3.11 keeps the parser's recursion depth
+    in state shared by the threads of a process, and two parses in threads side by side
+    (a regrade's jobs) can fail with "SystemError: AST constructor recursion depth
+    mismatch" (python/cpython#106905)."""
+    with _PARSING:
+        return ast.parse(source, filename=filename)
+
+
+def parse_expression(text: str) -> ast.Expression:
+    """One Python expression, parsed as :func:`parse_python` parses a module."""
+    with _PARSING:
+        return ast.parse(text, mode="eval")
 
 
 #: The mode of files only the grader's user may read (class data: names, grades, sources).

@@ -246,3 +246,17 @@ def test_the_real_modules_are_read_as_they_are() -> None:
     assert imports(package, top_level_only=True) == []  # its imports are for type checking
     assert {"autograder.errors", "autograder.grading.engine"} <= {
         i.module for i in imports(package)}
+
+
+def test_the_trusted_side_parses_python_one_parse_at_a_time() -> None:
+    """Gradings run in threads side by side (a regrade's jobs), and CPython 3.11's parser
+    fails when two threads parse at once ("AST constructor recursion depth mismatch"): every
+    parse on the trusted side goes through ``files.parse_python``'s lock. (The worker parses
+    in a process of its own.)"""
+    package = REPO / "autograder"
+    unlocked = [f"{path.relative_to(REPO)}:{number}"
+                for path in sorted(package.rglob("*.py"))
+                if "worker" not in path.relative_to(package).parts and path.name != "files.py"
+                for number, line in enumerate(path.read_text().splitlines(), 1)
+                if "ast.parse(" in line]
+    assert not unlocked, unlocked

@@ -44,6 +44,8 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from autograder.files import parse_python
+
 #: Qualified name -> the canonical name a StaticLift reports.
 LIFTS: Mapping[str, str] = {
     "flax.nnx.vmap": "nnx.vmap",
@@ -104,7 +106,7 @@ def notebook_source(cells: Sequence[str]) -> str:
         lines = ["" if line.lstrip()[:1] in ("%", "!", "?") else line
                  for line in cell.splitlines()]
         try:
-            ast.parse("\n".join(lines))
+            parse_python("\n".join(lines))
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             lines = [""] * len(lines)
         joined.extend(lines)
@@ -133,7 +135,7 @@ def static_lifts(sources: Mapping[str, str], module: str, function: str
     trees: dict[str, ast.Module] = {}
     for path, text in sources.items():
         try:
-            trees[path] = ast.parse(text)
+            trees[path] = parse_python(text)
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             continue
     if module not in trees:

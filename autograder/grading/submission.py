@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import SubmissionError
-from autograder.files import NOT_CONTENT
+from autograder.files import NOT_CONTENT, parse_python
 from autograder.grading.provenance import notebook_source
 from autograder.worker.notebook import MAX_NOTEBOOK_BYTES, NotebookError, read_cells
 
@@ -132,12 +132,12 @@ def _scan(path: Path, root: Path) -> SourceFile:
             names: set[str] = set()
             for cell in read_cells(path):
                 try:
-                    names |= _top_level_names(ast.parse(cell.source))
+                    names |= _top_level_names(parse_python(cell.source))
                 except (SyntaxError, ValueError, MemoryError, RecursionError):
                     continue  # the worker reports cells that do not run
             return SourceFile(path, relative, frozenset(names))
         source = path.read_bytes()
-        return SourceFile(path, relative, frozenset(_top_level_names(ast.parse(source))))
+        return SourceFile(path, relative, frozenset(_top_level_names(parse_python(source))))
     except SyntaxError as exc:
         return SourceFile(path, relative, error=f"line {exc.lineno}: {exc.msg}")
     except (MemoryError, RecursionError):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.files import parse_python
+
 _DECORATORS = {"weight", "partial_credit", "visibility", "number", "tags", "hide_errors"}
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -58,7 +60,7 @@ def _decorator(node: ast.expr) -> tuple[str, list[Any]] | None:
 def collect(path: Path) -> tuple[CustomCheck, ...]:
     """The checks of ``path``, read from its source (nothing is run)."""
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        tree = parse_python(path.read_bytes(), filename=str(path))
     except SyntaxError as exc:
         raise ChecksError(f"line {exc.lineno}: {exc.msg}") from None
     found = []

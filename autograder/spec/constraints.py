@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from autograder.files import parse_expression
+
 _ATTRIBUTES = frozenset({"shape", "ndim", "size", "dtype"})
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"len": len, "int": int, "float": float,
                                              "abs": abs, "min": min, "max": max}
@@ -40,7 +42,7 @@ class Constraint:
     @classmethod
     def parse(cls, text: str, names: Sequence[str]) -> Constraint:
         try:
-            tree = ast.parse(text, mode="eval")
+            tree = parse_expression(text)
         except SyntaxError as exc:
             raise ConstraintSyntaxError(f"`{text}` is not a Python expression: {exc.msg}") from None
         _Checker(text, frozenset(names)).visit(tree)

@@ -23,6 +23,7 @@ import yaml
 from pydantic import ValidationError
 
 from autograder.errors import SpecError, SpecIssue
+from autograder.files import parse_python
 from autograder.spec.checkfile import ChecksError, CustomCheck
 from autograder.spec.checkfile import collect as read_checks
 from autograder.spec.constraints import Constraint, ConstraintSyntaxError
@@ -269,7 +270,7 @@ def defined_functions(path: Path) -> set[str] | None:
     """The top-level functions of a Python file (a mistakes file), read without running it;
     None when it cannot be read or parsed."""
     try:
-        tree = ast.parse(path.read_bytes())
+        tree = parse_python(path.read_bytes())
     except (OSError, SyntaxError):
         return None
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
