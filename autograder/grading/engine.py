@@ -141,7 +141,8 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
     named: list[Mistake] = []
     for run in runs:
         explained, credit = diagnoser.explain(run)
-        named += [m for m in diagnoser.named(run) if m not in named]
+        tags = explained.tags if explained is not None else ()
+        named += [m for m in problem.spec.mistakes if m.id in tags and m not in named]
         cases.append(result(run.index, explained, seconds.get(run.index), credit, run.printed,
                             run.got))
     structure = None
