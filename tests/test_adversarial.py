@@ -20,7 +20,9 @@ import pytest
 
 from autograder.cli.main import ExitStatus, main
 from autograder.gradescope.results import build_results
+from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.outcome import SubmissionResult
+from autograder.grading.references import warm_cache
 from autograder.spec import LoadedProblem, load_problem
 from tests.support import (
     CORRECT,
@@ -102,6 +104,41 @@ for entry in sys.path:
         assert f"blocked {path} PermissionError" in hostile.printed
     assert "found on sys.path" not in hostile.printed
     assert "read " not in hostile.printed and "listed " not in hostile.printed
+
+
+def test_the_compilation_cache_gives_code_only_the_programs_it_makes(
+        problems: dict[str, LoadedProblem], cache_dir: Path, tmp_path: Path) -> None:
+    """The references' compiled programs (hidden cases included) cannot be listed or
+    searched; the program the student's own code makes is found by its key and reused."""
+    compiled = tmp_path / "jax"
+    problem = problems["vmap_over_batch"]
+    warm_cache([problem], cache_dir, {}, compiled)
+    assert len(list(compiled.glob("*-cache"))) > 1  # the references' programs are there
+    body = f"""
+import glob, os
+from jax._src import monitoring
+hits = []
+monitoring.register_event_listener(
+    lambda event, **_: hits.append(event) if event.endswith("/cache_hits") else None)
+try:
+    print("listed", os.listdir({str(compiled)!r}))
+except OSError as exc:
+    print("blocked", type(exc).__name__)
+print("found", glob.glob({str(compiled)!r} + "/*"), glob.glob({str(compiled)!r} + "/**"))
+result = _correct(seed, x_batch, features)
+print("reused", len(hits))
+"""
+    submission = write_files(tmp_path / "submission", {"attack.py": attack(body, "result")})
+    report = grade(submission, [problem], GradeOptions(
+        cache_dir=cache_dir, compile_cache=compiled, visible_only=True))
+    assert report.fault is None, report.fault
+    (hostile,) = report.problems
+    assert hostile.points == hostile.max_points  # a correct solution, graded as one
+    assert "blocked PermissionError" in hostile.printed and "listed" not in hostile.printed
+    assert "found [] []" in hostile.printed
+    reused = [int(line.split()[1]) for line in hostile.printed.splitlines()
+              if line.startswith("reused ")]
+    assert reused and reused[0] > 0, hostile.printed  # its first call compiled nothing new
 
 
 def test_the_grader_cannot_be_killed_or_signalled(grade_files: GradeFiles) -> None:

@@ -218,7 +218,7 @@ def test_harden_makes_the_problems_and_cache_private_and_shares_the_compile_cach
     assert status == ExitStatus.SUCCESS
     assert stat.S_IMODE(problems.stat().st_mode) & 0o077 == 0
     assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0  # made, then made private
-    assert stat.S_IMODE(jax.stat().st_mode) & 0o055 == 0o055
+    assert stat.S_IMODE(jax.stat().st_mode) & 0o077 == 0o011  # entered, never listed
     assert " ".join(console.file.getvalue().split()) == (  # type: ignore[attr-defined]
         f"Student user 'autograder-student' (uid 4242); private: {problems}, {cache}; "
         "opened for traversal: /opt/python")
@@ -228,7 +228,7 @@ def test_harden_runtime_only_makes_no_folder_private(
         tmp_path: Path, no_host_changes: None, monkeypatch: pytest.MonkeyPatch) -> None:
     protected: list[Path] = []
     monkeypatch.setattr(isolation, "protect", protected.extend)
-    monkeypatch.setattr(isolation, "share_read_only", protected.append)
+    monkeypatch.setattr(isolation, "share_by_name", protected.append)
     console = quiet_console()
     assert main(["harden", "--runtime-only"], env={}, console=console) == ExitStatus.SUCCESS
     assert protected == []

@@ -118,7 +118,8 @@ def _harden(commands: _Commands) -> None:
                     "cache unreadable to it, and let it reach the Python runtime.")
     _problems(harden, None, f"made private (default: {DEFAULT_PROBLEMS})")
     _cache(harden, "made private")
-    _compile_cache(harden, "made readable, not writable, by the student user")
+    _compile_cache(harden, "its entries readable by name (never listed or written) by the "
+                           "student user")
     harden.add_argument("--runtime-only", action="store_true",
                         help="only create the student user and let it reach the Python "
                              "runtime, making no folder private (a test run as root)")

@@ -263,16 +263,20 @@ def let_in(workspace: Path, readable: Path, user: StudentUser) -> None:
         path.chmod(0o750 if path.is_dir() else 0o640)
 
 
-def share_read_only(path: Path) -> None:
-    """Let other users read ``path`` (a folder tree) but not write it: JAX's compilation
-    cache, which student workers read and must never be able to poison. The folders on the
-    way to it become traversable (not listable) by others."""
+def share_by_name(path: Path) -> None:
+    """Let other users read the entries of ``path`` (a folder tree) whose names they already
+    know, and nothing else: its folders can be entered but not listed (``0711``), its files
+    read (``0644``), nothing written. This is JAX's compilation cache: an entry's name is a
+    hash of the program it compiles (debug information stripped), so a student worker finds
+    the entry of a program its own code produced (a correct solution compiles nothing), but
+    cannot list the references' programs, nor poison one. The folders on the way to it
+    become traversable (not listable) by others."""
     path.mkdir(parents=True, exist_ok=True)
     while (blocked := private_directory(path.parent)) is not None:
         blocked.chmod(blocked.stat().st_mode | 0o001)
     for item in [path, *path.rglob("*")]:
         mode = item.stat().st_mode & 0o7777
-        wanted = (mode | (0o055 if item.is_dir() else 0o044)) & ~0o022
+        wanted = (mode & ~0o077) | (0o011 if item.is_dir() else 0o044)
         if mode != wanted:
             item.chmod(wanted)
 
@@ -282,13 +286,13 @@ def lock_down(isolation: Isolation, private: Iterable[Path], workspace: Path,
     """Before any student worker of a grading starts, when it runs as the student user:
     ``private`` (problems, the expected-output cache) unreadable to it, the grading's
     ``workspace`` traversable and its staged ``submission`` readable, JAX's
-    ``compile_cache`` readable and never writable."""
+    ``compile_cache`` readable by entry name only, never listed or written."""
     if isolation.user is None:
         return
     protect(private)
     let_in(workspace, submission, isolation.user)
     if compile_cache is not None:
-        share_read_only(compile_cache)
+        share_by_name(compile_cache)
 
 
 @dataclass(frozen=True)
@@ -303,7 +307,7 @@ class Hardened:
     exposed: tuple[Path, ...]
     #: Folders made unreadable by the student user.
     private: tuple[Path, ...]
-    #: The folder made readable, not writable, by the student user (the compilation cache).
+    #: The folder whose entries the student user may read by name (the compilation cache).
     shared: Path | None
 
 
@@ -311,14 +315,15 @@ def harden(private: Sequence[Path] = (), shared: Path | None = None) -> Hardened
     """Prepare privilege separation, as root, once (``setup.sh``): create the student user,
     let it reach the Python runtime, make ``private`` (created if missing: the problems
     folder, the expected-output cache) unreadable by it and ``shared`` (JAX's compilation
-    cache) readable but not writable. With neither, only the user and the runtime: what a
-    test run as root needs, with no folder of the checkout made private."""
+    cache) readable by entry name only (:func:`share_by_name`). With neither, only the user
+    and the runtime: what a test run as root needs, with no folder of the checkout made
+    private."""
     user = ensure_student_user()
     opened = open_runtime()
     for path in private:
         path.mkdir(parents=True, exist_ok=True)
     protect(private)
     if shared is not None:
-        share_read_only(shared)
+        share_by_name(shared)
     exposed = readable_by_name(traversed(runtime_paths()))
     return Hardened(user, tuple(opened), tuple(exposed), tuple(private), shared)
