@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
@@ -395,28 +396,43 @@ def test_the_class_table_never_runs_a_students_text_as_a_formula() -> None:
     assert cell(None) == ""
 
 
-ATTACK = '''
+ATTACK = """
 import glob, os, signal, time
 
 from flax import nnx
 
-REPORT = {"killed": 0, "refused": 0, "read": 0, "written": 0, "planted": 0}
+REPORT = {"seen": 0, "cmdlines": 0, "signalled": 0, "read": 0, "written": 0, "found": 0,
+          "planted": 0, "forked": 0}
+ME = os.getuid()
+
+
+def _owner(pid):
+    with open(f"/proc/{pid}/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
 
 
 def _attack():
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if b"autograder.worker" not in handle.read():
-                    continue
-            os.kill(int(entry), signal.SIGKILL)
-            REPORT["killed"] += 1
-        except PermissionError:
-            REPORT["refused"] += 1
-        except OSError:
-            pass
+    visible = set()
+    for entry in os.listdir("/proc"):  # others' processes, the grader's command line
+        if entry.isdigit():
+            visible.add(int(entry))
+            try:
+                if _owner(entry) != ME:
+                    REPORT["seen"] += 1
+                    with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                        handle.read()
+                    REPORT["cmdlines"] += 1
+            except (OSError, StopIteration):
+                pass
+    for pid in range(2, 1 << 16):  # signals to processes it cannot see
+        if pid not in visible:
+            try:
+                if os.path.exists(f"/proc/{pid}") and _owner(pid) == ME:
+                    continue  # a thread of its own
+                os.kill(pid, signal.SIGKILL)  # what it may signal: its own user's
+                REPORT["signalled"] += 1
+            except OSError:
+                pass
     for path in glob.glob("/tmp/autograder-*/submission/*.py"):  # the staged copies
         try:
             with open(path) as handle:
@@ -429,54 +445,88 @@ def _attack():
         except OSError:
             pass
     for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        mine = f"{folder}/planted-{os.getpid()}"
+        REPORT["found"] += len([p for p in glob.glob(f"{folder}/planted-*") if p != mine
+                                and os.stat(p).st_uid != ME])
         try:
-            with open(f"{folder}/planted-{os.getpid()}", "w") as handle:
+            with open(mine, "w") as handle:
                 handle.write("left behind")
+            os.chmod(mine, 0o666)
             REPORT["planted"] += 1
         except OSError:
             pass
 
 
-def vmap_over_batch(seed, x_batch, features):
-    end = time.monotonic() + 1.5
+def _fork_bomb():
+    children = []
+    try:
+        while len(children) < 600:
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(2)
+                os._exit(0)
+            children.append(pid)
+    except OSError:
+        pass  # the process budget: its own user's, not the machine's
+    REPORT["forked"] += len(children)
+
+
+def vmap_over_batch(seed, x_batch, features):  # within the 2 s a call may take
+    end = time.monotonic() + 1.2
+    if not REPORT["forked"]:
+        _fork_bomb()
+    _attack()
     while time.monotonic() < end:
-        _attack()
         time.sleep(0.05)
+        _attack()
     print("attack:", REPORT)
     return x_batch.reshape(-1)
-'''
+"""
 
 
 @pytest.mark.worker
+@pytest.mark.parametrize("where", ["jobs", "dask"])
 def test_gradings_side_by_side_cannot_reach_each_other(
-        problems_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
-    """A two-job regrade in which one submission attacks the others (signals, their staged
-    files, files left behind): the others keep their exact scores."""
+        where: str, problems_dir: Path, cache_dir: Path, tmp_path: Path) -> None:
+    """A two-job regrade (or one Dask worker with two threads) in which two submissions
+    attack the others (signals, /proc, their staged files, shared /tmp, a fork bomb): the
+    others keep their exact scores, and the attackers reach nothing."""
     if os.geteuid() != 0:
         pytest.skip("needs root: gradings side by side run as student users of their own")
     export = tmp_path / "class"
     correct = (EXAMPLES / "correct" / "solution.py").read_text()
-    for name, text in (("submission_1", ATTACK), ("submission_2", correct),
-                       ("submission_3", correct), ("submission_4", correct)):
+    attackers = ("submission_1", "submission_3")
+    for name in ("submission_1", "submission_2", "submission_3", "submission_4"):
         (export / name).mkdir(parents=True)
-        (export / name / "solution.py").write_text(text)
+        (export / name / "solution.py").write_text(ATTACK if name in attackers else correct)
     output = tmp_path / "out"
-    status, out = regrade(str(export), "--problems", str(problems_dir), "--jobs", "2",
-                          "--output", str(output), cache=cache_dir)
+    argv = ["--problems", str(problems_dir), "--output", str(output)]
+    if where == "jobs":
+        status, out = regrade(str(export), *argv, "--jobs", "2", cache=cache_dir)
+    else:
+        distributed = pytest.importorskip("distributed")
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                      host="127.0.0.1", dashboard_address=None) as cluster:
+            status, out = regrade(str(export), *argv, "--scheduler",
+                                  cluster.scheduler_address, cache=cache_dir)
     assert status == ExitStatus.SUCCESS, out
     scores = {r["submission"]: (float(r["score"]), r["grader_fault"])
               for r in rows(output / "grades.csv")}
     assert scores == {"submission_1": (0.0, "no"), "submission_2": (10.0, "no"),
-                      "submission_3": (10.0, "no"), "submission_4": (10.0, "no")}
-    attacker = json.loads((output / "submissions" / "submission_1" / "results.json")
-                          .read_text())
-    said = "\n".join(t.get("output", "") for t in attacker["tests"])
-    assert "attack: {'killed': 0," in said  # it ran, beside the others, and reached none
-    assert "'read': 0, 'written': 0" in said
-    assert "'refused': 0" not in said  # there were workers to try: others', the template
+                      "submission_3": (0.0, "no"), "submission_4": (10.0, "no")}
+    for attacker in attackers:
+        results = json.loads((output / "submissions" / attacker / "results.json").read_text())
+        said = "\n".join(t.get("output", "") for t in results["tests"])
+        reports = re.findall(r"attack: (\{.*?\})", said)
+        assert reports, said  # it ran, beside the others
+        for report in map(ast.literal_eval, reports):
+            assert {k: v for k, v in report.items()
+                    if k not in ("planted", "forked", "signalled")} == {
+                "seen": 0, "cmdlines": 0, "read": 0, "written": 0, "found": 0}, report
+            assert report["planted"] >= 3 and report["forked"] > 0, report
     from tests.support import student_uids
 
     uids = student_uids()
-    left = [str(p) for top in ("/tmp", "/var/tmp") for p in Path(top).glob("planted-*")
+    left = [str(p) for top in ("/tmp", "/var/tmp", "/dev/shm") for p in Path(top).glob("planted-*")
             if p.lstat().st_uid in uids]
     assert not left, left

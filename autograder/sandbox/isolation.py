@@ -14,11 +14,13 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,16 +126,54 @@ class StudentUsers:
                     if not take(claim):  # another process took it meanwhile
                         continue
                 try:
-                    return ensure_student_user(name)
+                    user = ensure_student_user(name)
                 except BaseException:
                     claim.unlink(missing_ok=True)
                     raise
+                if processes_of_user(user.uid):
+                    # Still running (or zombies holding its process budget) from before:
+                    # this grading would start with less than its own budget. Next user.
+                    claim.unlink(missing_ok=True)
+                    continue
+                return user
         # Never fall back to running student code as root: this grading fails instead.
         raise GraderError(f"all {POOL_SIZE} student users are in use: more gradings side by "
                           f"side on this machine than the pool has users")
 
     def release(self, user: StudentUser) -> None:
+        """Give ``user`` back, once none of its processes is left running."""
+        end_processes_of_user(user.uid)
         (self._folder / user.name).unlink(missing_ok=True)
+
+
+def processes_of_user(uid: int, zombies: bool = True) -> list[int]:
+    """Every process whose real user id is ``uid``, zombies included unless told not to
+    (they hold nothing, but count against the user's process limit until reaped)."""
+    found: list[int] = []
+    if not os.path.isdir("/proc"):
+        return found
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/status", "rb") as handle:
+                    fields = dict(line.split(b":", 1) for line in handle if b":" in line)
+                if (int(fields[b"Uid"].split()[0]) == uid
+                        and (zombies or not fields[b"State"].strip().startswith(b"Z"))):
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError, KeyError):
+                continue
+    return found
+
+
+def end_processes_of_user(uid: int, seconds: float = 5.0) -> None:
+    """Kill whatever of ``uid`` is still running (a process that left its worker's group,
+    children of a fork bomb), until none is left or ``seconds`` have passed."""
+    end = time.monotonic() + seconds
+    while (left := processes_of_user(uid, zombies=False)) and time.monotonic() < end:
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
 
 
 USERS = StudentUsers()

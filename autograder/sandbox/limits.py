@@ -69,7 +69,8 @@ class Limits:
     def jail(self, user: StudentUser | None, gid: int | None) -> dict[str, Any]:
         settings: dict[str, Any] = {"network": self.network, "nofile": self.nofile,
                                     "fsize": self.fsize, "oom_first": True,
-                                    "shm_size": self.memory or 64 * 2**20}
+                                    "shm_size": self.memory or 64 * 2**20,
+                                    "private_tmp": True, "private_proc": True}
         if user is not None:
             # The user's own group stays a supplementary one: it reads the staged submission.
             settings.update(uid=user.uid, gid=gid if gid is not None else user.gid,

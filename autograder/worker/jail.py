@@ -6,10 +6,15 @@ Run first thing in the worker (standard library only), while it may still be roo
    the machine however the code tries (sockets, ctypes, a subprocess running curl); where
    the kernel does not allow it, a Python-level guard still refuses connections with a
    clear message (see :func:`install_network_guard`);
-2. when root: a private, size-limited ``/dev/shm`` (a mount namespace with a tmpfs of its
-   own, gone with the worker's last process) and a System V IPC namespace of its own, so
-   shared memory outside any process is bounded and never outlives the worker; where the
-   kernel refuses, the trusted side counts and removes such files by the worker's group;
+2. when root, a mount namespace of its own, in which: a private, size-limited ``/dev/shm``
+   (a tmpfs of its own, gone with the worker's last process) and a System V IPC namespace
+   of its own, so shared memory outside any process is bounded and never outlives the
+   worker; ``/tmp`` and ``/var/tmp`` are the worker's own temporary folder (counted with its
+   files, removed with it), the folders it needs under them mounted back at their paths; and
+   a ``/proc`` that shows only its own user's processes (``hidepid=2``), so no command line,
+   environment or file descriptor of the grader or of another grading can be read. Where
+   the kernel refuses, the trusted side counts and removes such files by the worker's
+   group, and the other gradings' processes stay out of reach by their user ids;
 3. the kernel's OOM killer told to pick this process first (``oom_score_adj``), so in a
    full container it is the student's worker that goes, never the grader;
 4. resource limits: no core files, open files, size of files written, and (when running as
@@ -28,6 +33,7 @@ import ctypes.util
 import os
 import resource
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,11 @@ from typing import Any
 CLONE_NEWNET = 0x40000000
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = (
+    0x2, 0x4, 0x8, 0x1000, 0x4000, 0x40000)
+MNT_DETACH = 2
+#: Shared temporary folders every user may write, replaced by the worker's own.
+SHARED_TEMPORARY = ("/tmp", "/var/tmp")
 PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 NETWORK_MESSAGE = (
@@ -81,6 +91,70 @@ def _private_shared_memory(size: int) -> bool:
     return True
 
 
+def _needed_paths() -> list[str]:
+    """The paths this worker reads or writes (its folders, the caches, the runtime), so
+    that those under a shared temporary folder can be mounted back where they were."""
+    found = [os.getcwd(), sys.prefix, sys.base_prefix, sys.exec_prefix,
+             *(entry for entry in sys.path if entry)]
+    for name in ("HOME", "TMPDIR", "JAX_COMPILATION_CACHE_DIR"):
+        if os.environ.get(name):
+            found.append(os.environ[name])
+    temporary = os.environ.get("TMPDIR")
+    if temporary:  # the grading's folder (the staged submission, the workers' folders)
+        found.append(os.path.dirname(os.path.dirname(temporary)))
+    return found
+
+
+def _private_temporary(own: str) -> bool:
+    """``/tmp`` and ``/var/tmp`` become ``own`` (the worker's temporary folder) in this
+    mount namespace; every path the worker needs under them is mounted back in place."""
+    libc = _libc()
+    wanted = sorted({os.path.realpath(p) for p in _needed_paths()
+                     if os.path.isabs(p) and os.path.exists(p)})
+    kept: list[str] = []
+    for path in wanted:  # the outermost needed paths under a shared temporary folder
+        if (any(path.startswith(top + "/") for top in SHARED_TEMPORARY)
+                and not any(path.startswith(k + "/") for k in kept)):
+            kept.append(path)
+    handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in kept}
+    mounted: list[str] = []
+
+    def bind(source: str, target: str) -> None:
+        if libc.mount(source.encode(), target.encode(), None, MS_BIND, None) != 0:
+            raise OSError(ctypes.get_errno(), f"bind {source} on {target}")
+        mounted.append(target)
+
+    # By descriptor: once /tmp is replaced, the paths under the old one lead nowhere.
+    handles[""] = os.open(own, os.O_PATH | os.O_CLOEXEC)
+    try:
+        for top in SHARED_TEMPORARY:
+            if os.path.isdir(top) and not os.path.islink(top):
+                bind(f"/proc/self/fd/{handles['']}", top)
+        for path, handle in handles.items():
+            if not path:
+                continue
+            if os.path.isdir(f"/proc/self/fd/{handle}"):
+                os.makedirs(path, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                open(path, "a").close()  # a mount point
+            bind(f"/proc/self/fd/{handle}", path)
+    except OSError:
+        for target in reversed(mounted):  # as it was: the shared folders, swept by group
+            libc.umount2(target.encode(), MNT_DETACH)
+        return False
+    finally:
+        for handle in handles.values():
+            os.close(handle)
+    return True
+
+
+def _private_processes() -> bool:
+    """A ``/proc`` of this mount namespace that lists only this user's processes."""
+    return bool(_libc().mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                              b"hidepid=2") == 0)
+
+
 def _set_limit(kind: int, value: int) -> None:
     _, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
@@ -91,11 +165,16 @@ def _set_limit(kind: int, value: int) -> None:
 def apply(settings: dict[str, Any]) -> dict[str, Any]:
     """Apply the jail described by ``settings`` to this process; what was applied."""
     applied: dict[str, Any] = {"network_namespace": False, "user": None,
-                               "private_shm": False}
+                               "private_shm": False, "private_tmp": False,
+                               "private_proc": False}
     if not settings.get("network", True):
         applied["network_namespace"] = _own_network_namespace()
     if settings.get("shm_size") and os.geteuid() == 0:
         applied["private_shm"] = _private_shared_memory(int(settings["shm_size"]))
+        if applied["private_shm"] and settings.get("private_tmp") and os.environ.get("TMPDIR"):
+            applied["private_tmp"] = _private_temporary(os.environ["TMPDIR"])
+        if applied["private_shm"] and settings.get("private_proc"):
+            applied["private_proc"] = _private_processes()
     if settings.get("oom_first"):
         with contextlib.suppress(OSError):
             Path("/proc/self/oom_score_adj").write_text("1000")
