@@ -460,7 +460,7 @@ def _attack():
 def _fork_bomb():
     children = []
     try:
-        while len(children) < 600:
+        while len(children) < 300:
             pid = os.fork()
             if pid == 0:
                 time.sleep(2)
@@ -472,14 +472,15 @@ def _fork_bomb():
 
 
 def vmap_over_batch(seed, x_batch, features):  # within the 2 s a call may take
-    end = time.monotonic() + 1.2
+    end = time.monotonic() + 1.0
+    _attack()
+    print("attack:", REPORT)  # after every pass: a call stopped at its time limit says too
     if not REPORT["forked"]:
         _fork_bomb()
-    _attack()
     while time.monotonic() < end:
         time.sleep(0.05)
         _attack()
-    print("attack:", REPORT)
+        print("attack:", REPORT)
     return x_batch.reshape(-1)
 """
 
@@ -519,11 +520,13 @@ def test_gradings_side_by_side_cannot_reach_each_other(
         said = "\n".join(t.get("output", "") for t in results["tests"])
         reports = re.findall(r"attack: (\{.*?\})", said)
         assert reports, said  # it ran, beside the others
-        for report in map(ast.literal_eval, reports):
+        found = [ast.literal_eval(report) for report in reports]
+        for report in found:
             assert {k: v for k, v in report.items()
                     if k not in ("planted", "forked", "signalled")} == {
                 "seen": 0, "cmdlines": 0, "read": 0, "written": 0, "found": 0}, report
-            assert report["planted"] >= 3 and report["forked"] > 0, report
+        assert max(r["planted"] for r in found) >= 3, found
+        assert max(r["forked"] for r in found) > 0, found
     from tests.support import student_uids
 
     uids = student_uids()
