@@ -116,7 +116,7 @@ def _private_temporary(own: str) -> bool:
         if (any(path.startswith(top + "/") for top in SHARED_TEMPORARY)
                 and not any(path.startswith(k + "/") for k in kept)):
             kept.append(path)
-    handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in kept}
+    handles: dict[str, int] = {}
     mounted: list[str] = []
 
     def bind(source: str, target: str) -> None:
@@ -124,9 +124,11 @@ def _private_temporary(own: str) -> bool:
             raise OSError(ctypes.get_errno(), f"bind {source} on {target}")
         mounted.append(target)
 
-    # By descriptor: once /tmp is replaced, the paths under the old one lead nowhere.
-    handles[""] = os.open(own, os.O_PATH | os.O_CLOEXEC)
     try:
+        # By descriptor: once /tmp is replaced, the paths under the old one lead nowhere.
+        handles[""] = os.open(own, os.O_PATH | os.O_CLOEXEC)
+        for path in kept:
+            handles[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
         for top in SHARED_TEMPORARY:
             if os.path.isdir(top) and not os.path.islink(top):
                 bind(f"/proc/self/fd/{handles['']}", top)
