@@ -19,10 +19,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
+
+from autograder.protocol.parsing import LOCK as PARSING
 
 #: Folders that hold no content anywhere: bytecode and tool caches, notebook checkpoints,
 #: macOS archive metadata, version control, virtual environments.
@@ -57,21 +58,16 @@ def folder_digest(roots: Iterable[Path], base: Path) -> str:
     return digest.hexdigest()
 
 
-_PARSING = threading.Lock()
-
-
 def parse_python(source: str | bytes, filename: str = "<unknown>") -> ast.Module:
-    """``ast.parse``, one call at a time: CPython 3.11 keeps the parser's recursion depth
-    in state shared by the threads of a process, and two parses in threads side by side
-    (a regrade's jobs) can fail with "SystemError: AST constructor recursion depth
-    mismatch" (python/cpython#106905)."""
-    with _PARSING:
+    """``ast.parse``, one parse at a time in this process (:mod:`autograder.protocol.parsing`:
+    CPython 3.11's parser fails in threads side by side, python/cpython#106905)."""
+    with PARSING:
         return ast.parse(source, filename=filename)
 
 
 def parse_expression(text: str) -> ast.Expression:
     """One Python expression, parsed as :func:`parse_python` parses a module."""
-    with _PARSING:
+    with PARSING:
         return ast.parse(text, mode="eval")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from autograder.files import atomic, folder_digest
+from autograder.protocol.parsing import LOCK as PARSING
 from autograder.spec import LoadedProblem
 
 _VERSIONED = ("jax", "jaxlib", "flax", "numpy")
@@ -106,11 +107,12 @@ class ExpectedCache:
         if path is None or not path.is_file():
             return None
         try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                return None
-            with loaded as data:
-                arrays = {name: data[name] for name in data.files}
+            with PARSING:  # numpy parses each array's header (see protocol.parsing)
+                loaded = np.load(path, allow_pickle=False)
+                if not isinstance(loaded, np.lib.npyio.NpzFile):
+                    return None
+                with loaded as data:
+                    arrays = {name: data[name] for name in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError):
             return None
         meta = arrays.pop("__meta__", None)

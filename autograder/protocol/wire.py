@@ -10,7 +10,6 @@ header must agree with its payload before anything is allocated. Anything else i
 
 from __future__ import annotations
 
-import ast
 import base64
 import binascii
 import io
@@ -24,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from autograder.protocol.parsing import literal
 
 #: Largest message the trusted side accepts from a worker (an output of ~12M float32).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -67,7 +68,7 @@ def _npy_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype[Any], bool, int]:
     if length > 65536 or start + length > len(raw):
         raise ProtocolError("malformed array: its header is cut short")
     try:
-        header = ast.literal_eval(raw[start:start + length].decode("latin1"))
+        header: Any = literal(raw[start:start + length].decode("latin1"))
         shape = tuple(header["shape"])
         dtype = np.dtype(header["descr"])
         fortran = header["fortran_order"]

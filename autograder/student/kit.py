@@ -29,6 +29,7 @@ from autograder.files import content_files
 from autograder.gradescope.package import write_zip
 from autograder.grading.cache import ExpectedCache, array_digest
 from autograder.grading.references import REFERENCE, References, Source, sources_of
+from autograder.protocol.parsing import LOCK as PARSING
 from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, load_problems, visible_spec_text
 from autograder.student.statement import starter, statement
@@ -85,7 +86,7 @@ class KitReferences:
             return self._loaded[problem.directory]
         path = problem.directory / EXPECTED
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with PARSING, np.load(path, allow_pickle=False) as data:  # headers are parsed
                 arrays = {name: data[name] for name in data.files}
             meta = json.loads(bytes(arrays.pop("__meta__")).decode())
         except (OSError, ValueError, KeyError, EOFError) as exc:
