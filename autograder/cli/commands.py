@@ -107,12 +107,8 @@ def check(args: argparse.Namespace, context: Context) -> ExitStatus:
         raise
     except GraderError as exc:
         raise GraderError(f"the exercises cannot be loaded: {exc}") from exc
-    cache = default_cache_dir(context.env)
-    options = GradeOptions(
-        visible_only=True, grader_env=context.env,
-        cache_dir=None if target.references is not None else cache,
-        compile_cache=compile_cache_beside(cache),
-        memory_limit=args.memory_limit * 2**20 if args.memory_limit else None)
+    options = precheck.check_options(
+        target, context.env, args.memory_limit * 2**20 if args.memory_limit else None)
     # Exercises named with --problem are checked whether attempted or not, as with --all.
     require_all = args.all or bool(args.problem)
 

@@ -67,6 +67,9 @@ class GradeOptions:
     #: Processes and threads of the student user (the kernel counts them per user, so
     #: gradings running side by side share it: a regrade with N jobs gives N times this).
     process_limit: int = 512
+    #: The functions of exercises not graded this time (the student's check of one
+    #: exercise): correctly named already, so never suggested as a misspelling.
+    other_exercises: frozenset[str] = frozenset()
 
 
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: ReferenceSource,
@@ -194,7 +197,7 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
                     else Template(env, workspace)) if forking_supported() else None
         trusted = References(reference_spec, cache, template=template)
         outputs = references or trusted
-        exercises = frozenset(p.spec.function for p in problems)
+        exercises = options.other_exercises | {p.spec.function for p in problems}
         try:
             for problem in problems:
                 try:

@@ -20,7 +20,7 @@ import difflib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from rich.markdown import Markdown
 from autograder.errors import GraderError, UsageError
 from autograder.files import parse_python
 from autograder.gradescope.results import case_tags
+from autograder.grading.cache import compile_cache_beside, default_cache_dir
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult, format_points
 from autograder.grading.references import ReferenceSource
@@ -37,6 +38,9 @@ from autograder.grading.submission import Submission, scan_submission
 from autograder.spec import LoadedProblem, load_problems
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
 from autograder.student.statement import in_course_order
+
+#: A checkout's problems (what ``autograder check`` checks against outside the kit).
+CHECKOUT_PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
 
 
 @dataclass(frozen=True)
@@ -189,12 +193,24 @@ class Checked:
                    for p in self.report.problems)
 
 
+def check_options(target: Target, env: Mapping[str, str],
+                  memory_limit: int | None = None) -> GradeOptions:
+    """How the check grades: the visible cases, against the kit's outputs or a cache of the
+    references' (a checkout), with JAX's compilation cache beside it."""
+    cache = default_cache_dir(env)
+    return GradeOptions(visible_only=True, grader_env=env,
+                        cache_dir=None if target.references is not None else cache,
+                        compile_cache=compile_cache_beside(cache), memory_limit=memory_limit)
+
+
 def run_check(submission: Path, target: Target, problems: Sequence[LoadedProblem],
               options: GradeOptions, require_all: bool = False) -> Checked:
     """Check ``submission`` on the visible cases of ``problems``: the exercises it attempts
     (every one of ``problems`` when ``require_all``), through the grading engine."""
     skipped = {} if require_all else not_attempted(scan_submission(submission), problems)
     attempted = [p for p in problems if p.spec.function not in skipped]
+    options = replace(options, other_exercises=frozenset(
+        p.spec.function for p in target.problems))
     if attempted:
         try:
             report = grade(submission, attempted, options, target.references)
