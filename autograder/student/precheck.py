@@ -278,7 +278,8 @@ def print_check(checked: Checked, console: Console, name: str) -> None:
         if result is None:
             why = checked.skipped.get(function, "not graded")
             console.print(f"[dim]- not attempted  {function:<{width}}  {why} "
-                          f"({format_points(total)} points in all)[/]", highlight=False)
+                          f"({format_points(total)} points in all)[/]", highlight=False,
+                          soft_wrap=True)
             continue
         ok = all(c.passed for c in result.tests)
         mark = "[green]✓ passed       [/]" if ok else "[red]✗ failed       [/]"
@@ -288,7 +289,7 @@ def print_check(checked: Checked, console: Console, name: str) -> None:
             for g in groups if g[0].feedback is not None)
         console.print(f"{mark}  {function:<{width}}  "
                       f"{visible_points(result.points, result.max_points, total)}{why}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     for graded in report.problems:
         for group in _failed_groups(graded):
             first = group[0]
@@ -320,35 +321,41 @@ def print_check(checked: Checked, console: Console, name: str) -> None:
     console.print(f"[bold {style}]{good} of {total} visible tests passed[/], "
                   f"{format_points(report.points)}/{format_points(report.max_points)} visible "
                   f"points ({format_points(checked.total)} in all; hidden tests are graded on "
-                  "Gradescope).", highlight=False)
+                  "Gradescope).", highlight=False, soft_wrap=True)
     if checked.skipped:
         more = sum(checked.totals.get(f, 0.0) for f in checked.skipped)
         count = len(checked.skipped)
         console.print(f"{count} exercise{'s' if count > 1 else ''} not attempted "
                       f"({format_points(more)} more points in all): `--all` checks every "
-                      "exercise, as Gradescope does.", markup=False, highlight=False)
+                      "exercise, as Gradescope does.", markup=False, highlight=False,
+                      soft_wrap=True)
     for warning in checked.warnings:
         console.print(f"[bold yellow]Warning:[/] {warning}", highlight=False)
 
 
-def _messages(problem: ProblemResult) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """Each distinct message of a problem's failed tests once, and which test has which
-    (by the test's position)."""
+def _messages(problem: ProblemResult) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
+    """Each distinct message of a problem's failed tests once (its id and summary, with the
+    details of the first test that has it), and each failed test's feedback by its position:
+    the message's index, and its own details only where they differ (another case's
+    numbers)."""
     messages: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str, str], int] = {}
-    which: dict[int, int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    feedback: dict[int, dict[str, Any]] = {}
     for position, case in enumerate(problem.tests):
         fb = case.feedback
         if fb is None:
             continue
-        key = (fb.id, fb.summary, fb.details)
+        key = (fb.id, fb.summary)
         if key not in seen:
             seen[key] = len(messages)
             messages.append({"id": fb.id, "summary": fb.summary, "details": fb.details,
                              "tests": []})
-        messages[seen[key]]["tests"].append(case.label)
-        which[position] = seen[key]
-    return messages, which
+        message = messages[seen[key]]
+        message["tests"].append(case.label)
+        feedback[position] = {"id": fb.id, "message": seen[key]}
+        if fb.details != message["details"]:
+            feedback[position]["details"] = fb.details
+    return messages, feedback
 
 
 def _problem_data(checked: Checked, problem: LoadedProblem) -> dict[str, Any]:
@@ -359,7 +366,7 @@ def _problem_data(checked: Checked, problem: LoadedProblem) -> dict[str, Any]:
         return {"function": function, "title": problem.spec.title, "status": "not attempted",
                 "reason": checked.skipped.get(function), "points": None, "max_points": None,
                 "total_points": total, "notes": [], "messages": [], "tests": []}
-    messages, which = _messages(result)
+    messages, feedback = _messages(result)
     ok = all(c.passed for c in result.tests)
     return {
         "function": function, "title": problem.spec.title,
@@ -372,8 +379,7 @@ def _problem_data(checked: Checked, problem: LoadedProblem) -> dict[str, Any]:
             "label": case.label, "visibility": case.visibility, "call": case.call,
             "passed": case.passed, "points": case.points, "max_points": case.max_points,
             "tags": case_tags(result, case),  # as in Gradescope's results.json
-            "feedback": None if case.feedback is None else {"id": case.feedback.id,
-                                                             "message": which[position]},
+            "feedback": feedback.get(position),
             "printed": case.printed,
         } for position, case in enumerate(result.tests)],
     }
