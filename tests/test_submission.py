@@ -387,4 +387,6 @@ def test_tuple_unpacking_defines_names(tmp_path: Path) -> None:
 
 def test_near_names_never_suggest_another_exercises_function(submission_dir: Path) -> None:
     submission = scan_submission(submission_dir)
-    assert submission.near_names("vmap_over_bach", exclude={"vmap_over_batch"}) == []
+    assert submission.near_names("vmap_over_bach") == ["vmap_over_batch"]
+    assert "vmap_over_batch" not in submission.near_names("vmap_over_bach",
+                                                          exclude={"vmap_over_batch"})
