@@ -129,6 +129,19 @@ def test_a_misspelt_function_gets_a_did_you_mean(grade_files: GradeFiles) -> Non
         "level of a file with exactly this name: `def vmap_over_batch(...):`.")
 
 
+def test_another_exercises_function_is_never_a_did_you_mean(grade_files: GradeFiles) -> None:
+    """``vmap_over_batch`` is named right for its own exercise: ``vmap_per_input``, missing,
+    is not told to rename it (on Gradescope as in the student's check)."""
+    report = grade_files({"solution.py": batch()}, "vmap_per_input", "vmap_over_batch",
+                         visible_only=True)
+    missing = report.problems[0]
+    assert set(ids(missing)) == {"missing-function"}
+    assert first_summary(missing) == (
+        "No function named `vmap_per_input` was found in your submission (`solution.py`). "
+        "Define it at the top level of a file with exactly this name: "
+        "`def vmap_per_input(...):`.")
+
+
 def test_a_wrong_signature_shows_both_signatures(grade_files: GradeFiles) -> None:
     source = "def vmap_over_batch(seed, x_batch):\n    return x_batch.reshape(-1)\n"
     result = only(grade_files({"solution.py": source}, "vmap_over_batch"))

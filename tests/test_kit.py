@@ -24,7 +24,7 @@ from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem
 from autograder.spec.inputs import case_arguments
 from autograder.student.kit import KitReferences, load_kit
-from tests.support import EXAMPLES, PROBLEMS, run_check
+from tests.support import CORRECT, EXAMPLES, PROBLEMS, run_check
 
 TOP = "flax-lift-kit"
 
@@ -99,7 +99,8 @@ def test_the_kit_holds_no_reference_no_variant_and_no_hidden_case(
             assert " ".join(lines) not in text
     # The kit's Python defines none of the exercises, except the starters' stubs.
     for name, data in members.items():
-        if name.endswith(".py") and not name.startswith(f"{TOP}/starter/"):
+        if name.endswith(".py") and not name.startswith((f"{TOP}/starter/",
+                                                         f"{TOP}/autograder/kit_data/starter/")):
             defined = {n.name for n in ast.walk(ast.parse(data)) if isinstance(n, ast.FunctionDef)}
             assert not defined & set(problems), name
     # No hidden case, by name, by input or by expected output.
@@ -152,14 +153,60 @@ def test_the_kit_names_the_same_mistakes_as_the_checkout(
     assert status == ExitStatus.FAILURE
     kit = json.loads(out)
 
-    def outcome(data: dict[str, Any]) -> list[tuple[str, str, float, list[str], str | None]]:
+    def outcome(data: dict[str, Any]) -> list[tuple[str, str, float, list[str], Any]]:
         return [(p["function"], t["label"], t["points"], t["tags"],
-                 t["feedback"] and t["feedback"]["text"])
+                 t["feedback"] and (p["messages"][t["feedback"]["message"]],
+                                    t["feedback"].get("details")))
                 for p in data["problems"] for t in p["tests"]]
 
     assert outcome(kit) == outcome(mistakes_json)
     assert (kit["points"], kit["max_points"]) == (mistakes_json["points"],
                                                  mistakes_json["max_points"])
+    # The points in all are the Gradescope totals, hidden tests included, in both.
+    assert kit["total_points"] == mistakes_json["total_points"] == 60
+    assert [p["function"] for p in kit["problems"]] == [
+        p["function"] for p in mistakes_json["problems"]]
+
+
+def _kit_command(unpacked: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``autograder ARGV`` from the unpacked kit's own package (as installed: it has its
+    kit_data, so it knows it is a kit)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(unpacked), NO_COLOR="1", COLUMNS="100")
+    return subprocess.run([sys.executable, "-m", "autograder", *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.worker
+def test_the_kits_command_line_is_the_students(unpacked: Path, tmp_path: Path) -> None:
+    shown = _kit_command(unpacked, "--help", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    commands = shown.stdout.split("positional arguments:")[1].split("options:")[0]
+    assert [line.split()[0] for line in commands.splitlines()
+            if line.startswith("    ")] == ["start", "check"]
+    for staff in ("grade", "gradescope", "warm", "harden", "validate", "regrade", "kit"):
+        assert f"    {staff} " not in shown.stdout
+    assert "notebook.check()" in " ".join(shown.stdout.split())
+    refused = _kit_command(unpacked, "regrade", "x.zip", cwd=tmp_path)
+    assert refused.returncode == 2 and "invalid choice: 'regrade'" in refused.stderr
+
+
+@pytest.mark.worker
+def test_start_in_the_kit_writes_what_the_kit_ships(unpacked: Path, tmp_path: Path) -> None:
+    started = _kit_command(unpacked, "start", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    data = unpacked / "autograder" / "kit_data"
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(["PROBLEMS.md", *(p.name for p in (data / "starter").iterdir())])
+    assert (tmp_path / "PROBLEMS.md").read_bytes() == (unpacked / "PROBLEMS.md").read_bytes()
+    statement = (tmp_path / "PROBLEMS.md").read_text()
+    order = ["vmap_over_batch", "vmap_over_ensemble", "nn_vmap_forward",
+             "composed_lifts_forward", "scan_over_layers", "vmap_per_input"]
+    at = [statement.index(f"## `{f}`") for f in order]
+    assert at == sorted(at)  # the seeds' order, then the others
+    assert "Next: read PROBLEMS.md" in started.stdout
+    again = _kit_command(unpacked, "start", ".", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.count("skipped  ") == len(written)
 
 
 @pytest.mark.worker
@@ -200,7 +247,8 @@ def test_pip_install_of_the_kit_gives_a_working_check(kit_zip: Path, tmp_path: P
     right = subprocess.run([*command, str(EXAMPLES / "correct" / "solution.py")], env=env,
                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert right.returncode == 0, right.stdout + right.stderr
-    assert "24 of 24 visible tests passed, 30/30 points." in right.stdout
+    assert ("24 of 24 visible tests passed, 30/30 visible points (60 in all; hidden tests are "
+            "graded on Gradescope).") in right.stdout
     assert "problems" not in {p.name for p in (venv / "lib").glob("python*/site-packages/*")}
 
     wrong = subprocess.run([*command, str(EXAMPLES / "classic-mistakes"), "--json"], env=env,
@@ -208,6 +256,8 @@ def test_pip_install_of_the_kit_gives_a_working_check(kit_zip: Path, tmp_path: P
     assert wrong.returncode == 1, wrong.stderr
     data = json.loads(wrong.stdout)
     first = {p["function"]: p["tests"][0]["feedback"]["id"] for p in data["problems"]}
+    assert [p["function"] for p in data["problems"]][:4] == [
+        "vmap_over_batch", "vmap_over_ensemble", "nn_vmap_forward", "composed_lifts_forward"]
     assert first == {"composed_lifts_forward": "wrong-type",
                      "nn_vmap_forward": "per-example-params",
                      "scan_over_layers": "identical-layers",
@@ -218,7 +268,26 @@ def test_pip_install_of_the_kit_gives_a_working_check(kit_zip: Path, tmp_path: P
     stub = subprocess.run([*command, str(starters), "--problem", "vmap_over_batch"], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert stub.returncode == 1
-    assert "✗ failed  vmap_over_batch  0/5 points  not-implemented (4 of 4 tests)" in stub.stdout
+    assert ("✗ failed         vmap_over_batch  0/5 visible points (10 in all)  not-implemented "
+            "(4 of 4 tests)") in stub.stdout
+
+    # As the kit's README says: `autograder start` where the student works, one exercise
+    # solved, checked, the others not attempted.
+    work = tmp_path / "work"
+    work.mkdir()
+    started = subprocess.run([str(venv / "bin" / "autograder"), "start"], env=env, cwd=work,
+                             capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert (work / "PROBLEMS.md").is_file() and (work / "vmap_over_batch.py").is_file()
+    (work / "vmap_over_batch.py").write_text(CORRECT)  # that exercise only
+    one = subprocess.run([*command, "vmap_over_batch.py"], env=env, cwd=work,
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "✓ passed         vmap_over_batch " in one.stdout
+    assert one.stdout.count("- not attempted") == 5
+    helped = subprocess.run([str(venv / "bin" / "autograder"), "--help"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert "    start " in helped.stdout and "    regrade " not in helped.stdout
     usage = subprocess.run([*command, "missing.py"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "missing.py does not exist" in usage.stderr

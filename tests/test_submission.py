@@ -383,3 +383,10 @@ def test_definitions_in_except_and_finally_count(tmp_path: Path) -> None:
 def test_tuple_unpacking_defines_names(tmp_path: Path) -> None:
     write(tmp_path / "a.py", "f, (g, h) = 1, (2, 3)\n")
     assert scan_submission(tmp_path).files[0].defines == frozenset({"f", "g", "h"})
+
+
+def test_near_names_never_suggest_another_exercises_function(submission_dir: Path) -> None:
+    submission = scan_submission(submission_dir)
+    assert submission.near_names("vmap_over_bach") == ["vmap_over_batch"]
+    assert "vmap_over_batch" not in submission.near_names("vmap_over_bach",
+                                                          exclude={"vmap_over_batch"})

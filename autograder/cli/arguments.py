@@ -16,15 +16,31 @@ CACHE_HELP = ("expected-output cache (default: $AUTOGRADER_CACHE or "
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def parser() -> argparse.ArgumentParser:
-    """``autograder COMMAND ...``; ``args.command`` names the command given."""
-    parser = argparse.ArgumentParser(
-        prog="autograder", description="Grade Flax lifted-transform exercises.")
+def parser(student: bool = False) -> argparse.ArgumentParser:
+    """``autograder COMMAND ...``; ``args.command`` names the command given.
+
+    ``student``: the student kit's command line, the student's commands only (``start``,
+    ``check``); a checkout has the staff's too."""
+    if student:
+        parser = argparse.ArgumentParser(
+            prog="autograder", description="Check your Flax lifted-transform exercises before "
+            "you submit them: `autograder start` writes the statements and starters here, "
+            "`autograder check FILE` checks your work (in a notebook: from autograder import "
+            "notebook; notebook.check()).")
+    else:
+        parser = argparse.ArgumentParser(
+            prog="autograder", description="Grade Flax lifted-transform exercises.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_grade, _gradescope, _warm, _harden, _zip, _check, _new, _validate, _schema,
-                _regrade, _report, _kit):
+    student_commands = (_start, _check)
+    staff_commands = (_grade, _gradescope, _warm, _harden, _zip, _new, _validate, _schema,
+                      _regrade, _report, _kit)
+    for add in student_commands if student else (*student_commands, *staff_commands):
         add(commands)
     return parser
+
+
+#: The commands of the student kit's command line.
+STUDENT_COMMANDS = ("start", "check")
 
 
 # -- the shared options ----------------------------------------------------------------------
@@ -134,18 +150,34 @@ def _check(commands: _Commands) -> None:
     check = commands.add_parser(
         "check", help="check your solutions on the visible cases before you submit",
         description="Grade a file, folder or notebook on the visible cases, with the same "
-                    "engine and feedback as Gradescope. Exit status: 0 when every visible "
-                    "test passes, 1 when one fails, 2 for a wrong command, 3 when the check "
-                    "itself failed.")
+                    "engine and feedback as Gradescope. The exercises it does not attempt "
+                    "(no such function, or still the starter's `raise NotImplementedError`) "
+                    "are listed as not attempted. Exit status: 0 when every attempted "
+                    "exercise passes its visible tests, 1 when one fails or none is "
+                    "attempted, 2 for a wrong command, 3 when the check itself failed.")
     check.add_argument("submission", type=Path, metavar="PATH")
     check.add_argument("--problem", action="append", default=[], metavar="NAME",
-                       help="check this exercise only (repeatable)")
+                       help="check this exercise only, attempted or not (repeatable)")
+    check.add_argument("--all", action="store_true",
+                       help="check every exercise, as Gradescope grades them: a missing one "
+                            "fails (by default exercises not attempted yet are listed, not "
+                            "failed)")
     check.add_argument("--json", action="store_true",
                        help="print the outcome as JSON instead of a report")
     check.add_argument("--watch", action="store_true",
                        help="check again every time a file of PATH changes")
     _problems(check, None, "problems folder (default: the kit's, or the checkout's)")
     _memory_limit(check, "memory for your code (default: most of this machine's)")
+
+
+def _start(commands: _Commands) -> None:
+    start = commands.add_parser(
+        "start", help="write the exercises' statements and starter files here",
+        description="Write PROBLEMS.md (the statements) and a starter file per exercise "
+                    "into DIR, never overwriting a file (those already there are skipped).")
+    start.add_argument("directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
+                       help="where to write them (default: the current folder)")
+    _problems(start, None, "problems folder (default: the kit's, or the checkout's)")
 
 
 def _new(commands: _Commands) -> None:

@@ -25,7 +25,7 @@ from autograder.files import private_files
 from autograder.gradescope import run as front
 from autograder.gradescope.package import build_zip
 from autograder.grading.cache import compile_cache_beside, default_cache_dir
-from autograder.grading.engine import GradeOptions, grade
+from autograder.grading.engine import GradeOptions
 from autograder.grading.references import warm_cache
 from autograder.sandbox import isolation
 from autograder.spec import LoadedProblem, discover_problems, load_problems
@@ -34,7 +34,8 @@ from autograder.staff import export as export_of
 from autograder.staff import regrade as batch
 from autograder.staff import validate as validation
 from autograder.student import precheck
-from autograder.student.kit import build_kit
+from autograder.student.kit import build_kit, start_files, write_start
+from autograder.student.statement import in_course_order
 from autograder.student.terminal import print_report
 
 
@@ -106,33 +107,50 @@ def check(args: argparse.Namespace, context: Context) -> ExitStatus:
         raise
     except GraderError as exc:
         raise GraderError(f"the exercises cannot be loaded: {exc}") from exc
-    cache = default_cache_dir(context.env)
-    options = GradeOptions(
-        visible_only=True, grader_env=context.env,
-        cache_dir=None if target.references is not None else cache,
-        compile_cache=compile_cache_beside(cache),
-        memory_limit=args.memory_limit * 2**20 if args.memory_limit else None)
+    options = precheck.check_options(
+        target, context.env, args.memory_limit * 2**20 if args.memory_limit else None)
+    # Exercises named with --problem are checked whether attempted or not, as with --all.
+    require_all = args.all or bool(args.problem)
 
     def once() -> ExitStatus:
-        try:
-            report = grade(submission, problems, options, target.references)
-        except GraderError as exc:
-            raise GraderError(f"the check itself failed: {exc}") from exc
-        warnings = precheck.warnings_for(report, target)
+        checked = precheck.run_check(submission, target, problems, options, require_all)
         if args.json:
-            precheck.print_json(precheck.check_data(report, submission, warnings),
-                                context.out)
+            precheck.print_json(precheck.check_data(checked, str(submission)), context.out)
         else:
-            precheck.print_check(report, context.out, submission, warnings)
-        if report.fault is not None:
+            precheck.print_check(checked, context.out, str(submission))
+        if checked.report.fault is not None:
             return ExitStatus.ERROR
-        return ExitStatus.SUCCESS if precheck.passed(report) else ExitStatus.FAILURE
+        return ExitStatus.SUCCESS if checked.passed else ExitStatus.FAILURE
 
     if not args.watch:
         return once()
     # A failed check is said and watched again, as a failing one is.
     return ExitStatus(precheck.watch(submission, lambda: guarded("check", once, context.err),
                                      context.err if args.json else context.out))
+
+
+def start(args: argparse.Namespace, context: Context) -> ExitStatus:
+    """Write the statement and the starters into DIR, never over a file already there."""
+    try:
+        files = start_files(args.problems, DEFAULT_PROBLEMS)
+    except UsageError:
+        raise
+    except GraderError as exc:
+        raise GraderError(f"the exercises cannot be loaded: {exc}") from exc
+    directory: Path = args.directory
+    wrote, skipped = write_start(directory, files)
+    say = context.out
+    for path in wrote:
+        say.print(f"wrote    {path}", markup=False, highlight=False)
+    for path, why in skipped:
+        say.print(f"skipped  {path}: {why}", markup=False, highlight=False)
+    starters = [name for name, _ in files if name.endswith(".py")]
+    folder = "" if directory == Path(".") else f"{directory}/"
+    say.print(f"Next: read {folder}PROBLEMS.md, write your solution in a starter, then check "
+              f"it: autograder check {folder}{starters[0] if starters else 'FILE'}  (or "
+              f"`autograder check {directory}` for every exercise you have started).",
+              markup=False, highlight=False, soft_wrap=True)
+    return ExitStatus.SUCCESS
 
 
 # -- setting up ----------------------------------------------------------------------------
@@ -182,7 +200,8 @@ def zip_command(args: argparse.Namespace, context: Context) -> ExitStatus:
 
 def kit(args: argparse.Namespace, context: Context) -> ExitStatus:
     with tempfile.TemporaryDirectory(prefix="autograder-kit-") as scratch:
-        names = build_kit(DEFAULT_PROBLEMS.parent, args.problems, args.output,
+        problems = in_course_order(load_problems(args.problems))
+        names = build_kit(DEFAULT_PROBLEMS.parent, problems, args.output,
                           args.cache or default_cache_dir(context.env), context.env,
                           Path(scratch))
     context.out.print(f"Wrote {args.output} ({len(names)} files)", highlight=False)

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from autograder.cli import arguments, commands
 from autograder.cli.status import ExitStatus, guarded
+from autograder.student.kit import KIT_DATA, is_kit
 
 __all__ = ["HANDLERS", "ExitStatus", "main", "run"]
 
@@ -26,6 +27,7 @@ HANDLERS: Mapping[str, commands.Handler] = {
     "harden": commands.harden,
     "zip": commands.zip_command,
     "check": commands.check,
+    "start": commands.start,
     "new": commands.new,
     "validate": commands.validate,
     "schema": commands.schema,
@@ -42,8 +44,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     Output goes to ``console`` (default: stdout), errors to ``errors`` (default: stderr,
     or ``console`` when only that is given, so a test reads both in one place). argparse
     itself writes usage errors and ``--help`` to the process's stderr and stdout."""
-    try:
-        args = arguments.parser().parse_args(argv)
+    try:  # installed from the student kit: the student's commands only
+        args = arguments.parser(student=is_kit(KIT_DATA)).parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
         return ExitStatus.SUCCESS if exc.code == 0 else ExitStatus.USAGE
     context = commands.Context(

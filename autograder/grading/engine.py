@@ -67,11 +67,15 @@ class GradeOptions:
     #: Processes and threads of the student user (the kernel counts them per user, so
     #: gradings running side by side share it: a regrade with N jobs gives N times this).
     process_limit: int = 512
+    #: The functions of exercises not graded this time (the student's check of one
+    #: exercise): correctly named already, so never suggested as a misspelling.
+    other_exercises: frozenset[str] = frozenset()
 
 
 def _grade_problem(problem: LoadedProblem, submission: Submission, references: ReferenceSource,
                    spec: WorkerSpec, options: GradeOptions, deadline: float,
-                   template: Template | None) -> ProblemResult:
+                   template: Template | None, exercises: frozenset[str] = frozenset()
+                   ) -> ProblemResult:
     indices = [i for i, case in enumerate(problem.spec.cases)
                if not options.visible_only or case.visibility == "visible"]
 
@@ -104,8 +108,10 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         return failed_everywhere(feedback.unusable_file(function, found.relative,
                                                         found.error or "unreadable"))
     if found is None:
+        # Another exercise's function is named right already: never a renaming suggestion.
+        near = submission.near_names(function, exercises - {function})
         return failed_everywhere(feedback.missing_function(
-            function, [f.relative for f in submission.files], submission.near_names(function)))
+            function, [f.relative for f in submission.files], near))
 
     # Expected outputs first (from the cache, normally), and no trusted worker left running
     # beside the student's, so the student's memory limit can be most of the container's.
@@ -191,13 +197,14 @@ def grade(submission_path: Path | str, problems: Sequence[LoadedProblem],
                     else Template(env, workspace)) if forking_supported() else None
         trusted = References(reference_spec, cache, template=template)
         outputs = references or trusted
+        exercises = options.other_exercises | {p.spec.function for p in problems}
         try:
             for problem in problems:
                 try:
                     if time.monotonic() >= deadline:
                         raise BudgetExceeded(deadline)
                     graded.append(_grade_problem(problem, staged, outputs, student_spec,
-                                                 options, deadline, template))
+                                                 options, deadline, template, exercises))
                 except GraderError:
                     fault = traceback.format_exc()
                     break

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,8 +76,10 @@ class Submission:
                 continue
         return texts
 
-    def near_names(self, function: str) -> list[str]:
-        names = sorted({name for f in self.files for name in f.defines})
+    def near_names(self, function: str, exclude: Collection[str] = ()) -> list[str]:
+        """The name defined in the submission closest to ``function`` (a misspelling), but
+        none of ``exclude`` (the other exercises' functions: correctly named already)."""
+        names = sorted({name for f in self.files for name in f.defines} - set(exclude))
         return difflib.get_close_matches(function, names, n=1, cutoff=0.6)
 
 

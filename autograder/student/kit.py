@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from autograder import __version__
-from autograder.errors import GraderError
+from autograder.errors import GraderError, UsageError
 from autograder.files import content_files
 from autograder.gradescope.package import write_zip
 from autograder.grading.cache import ExpectedCache, array_digest
@@ -32,12 +32,20 @@ from autograder.grading.references import REFERENCE, References, Source, sources
 from autograder.protocol.parsing import LOCK as PARSING
 from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, load_problems, visible_spec_text
-from autograder.student.statement import starter, statement
+from autograder.student.statement import (
+    NOTEBOOK_HINT,
+    in_course_order,
+    starter_text,
+    statements,
+)
 
 #: Where an installed kit keeps its problems (absent in a checkout).
 KIT_DATA = Path(__file__).resolve().parent.parent / "kit_data"
 MANIFEST = "kit.json"
 EXPECTED = "expected.npz"
+#: What ``autograder start`` writes where the student works (shipped in the kit's data).
+STATEMENT = "PROBLEMS.md"
+STARTERS = "starter"
 TOP = "flax-lift-kit"
 #: The distribution name of the installed kit.
 DISTRIBUTION = "flax-lift-check"
@@ -132,9 +140,29 @@ def is_kit(directory: Path) -> bool:
 
 
 def load_kit(directory: Path = KIT_DATA) -> Kit:
+    """The kit's problems, in the order it was built with (its manifest's ``order``)."""
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     problems = load_problems(directory / "problems", require_code=False)
-    return Kit(tuple(problems), manifest)
+    return Kit(in_course_order(problems, manifest.get("order", ())), manifest)
+
+
+def student_files(problems: Sequence[LoadedProblem]) -> list[tuple[str, str]]:
+    """What a student starts from, as (relative path, text): ``PROBLEMS.md`` and one
+    starter per exercise (``<function>.py``), in the order given."""
+    return [(STATEMENT, statements(problems)),
+            *((f"{p.spec.function}.py", starter_text(p)) for p in problems)]
+
+
+def shipped_student_files(directory: Path = KIT_DATA) -> list[tuple[str, str]]:
+    """The statement and starters an installed kit ships, in its order."""
+    kit = load_kit(directory)
+    names = [STATEMENT, *(f"{STARTERS}/{p.spec.function}.py" for p in kit.problems)]
+    try:
+        return [(Path(name).name, (directory / name).read_text(encoding="utf-8"))
+                for name in names]
+    except OSError as exc:
+        raise GraderError(f"the kit's statement or starters cannot be read ({exc}); "
+                          "reinstall the kit") from None
 
 
 def pinned_versions(checkout: Path) -> dict[str, str]:
@@ -163,6 +191,42 @@ def version_warning(grader: Mapping[str, str], student: Mapping[str, str]) -> st
     return (f"Your {yours} differ from the grader's {theirs}. Random initialisation can change "
             f"between versions, so your numbers may not match Gradescope's. Install the "
             f"grader's versions: pip install {install}")
+
+
+def start_files(problems_dir: Path | None, checkout_problems: Path) -> list[tuple[str, str]]:
+    """What ``autograder start`` writes: the kit's shipped statement and starters when
+    installed from the kit (or ``problems_dir`` is a kit's data), else those of a checkout's
+    problems, made from the specs in the course's order."""
+    directory = problems_dir or (KIT_DATA if is_kit(KIT_DATA) else checkout_problems)
+    if is_kit(directory):
+        return shipped_student_files(directory)
+    if not directory.is_dir():
+        raise UsageError(f"no problems folder at {directory}: pass --problems DIR")
+    return student_files(in_course_order(load_problems(directory)))
+
+
+def write_start(directory: Path, files: Sequence[tuple[str, str]]) -> tuple[
+        list[Path], list[tuple[Path, str]]]:
+    """Write ``files`` into ``directory`` (made if need be), never over anything already
+    there: (the files written, the files skipped and why)."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} is a file: give the folder to write the exercises in")
+    directory.mkdir(parents=True, exist_ok=True)
+    wrote: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for name, text in files:
+        path = directory / name
+        try:
+            with path.open("x", encoding="utf-8") as handle:  # never overwrites
+                handle.write(text)
+        except FileExistsError:
+            skipped.append((path, "already there, kept as it is (delete or rename it for a "
+                                  "fresh copy)"))
+            continue
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        wrote.append(path)
+    return wrote, skipped
 
 
 # -- building ------------------------------------------------------------------------------
@@ -195,15 +259,17 @@ def _pyproject(checkout: Path) -> str:
         'include = ["autograder*"]',
         "",
         "[tool.setuptools.package-data]",
-        'autograder = ["kit_data/*.json", "kit_data/problems/*/*"]',
+        'autograder = ["kit_data/*.json", "kit_data/*.md", "kit_data/starter/*.py",',
+        '              "kit_data/problems/*/*"]',
     ]
     return "\n".join(lines) + "\n"
 
 
 def _readme(problems: Sequence[LoadedProblem], manifest: Mapping[str, Any]) -> str:
     versions = manifest["versions"]
-    rows = [f"| `{p.spec.function}` | {p.spec.title} | `starter/{p.spec.function}.py` |"
+    rows = [f"| `{p.spec.function}` | {p.spec.title} | `{p.spec.function}.py` |"
             for p in problems]
+    first = problems[0].spec.function if problems else "my_solution"
     return f"""# Flax lifted transforms: the pre-submission check
 
 This kit checks your solutions on your own computer, with the same grading engine and the same
@@ -224,27 +290,56 @@ This installs the grader's exact versions of jax ({versions.get("jax")}) and fla
 ({versions.get("flax")}): random initialisation can change between versions, so use this
 environment for your work too.
 
-## Check your work
+## Start
 
 ```bash
-autograder check my_solution.py           # a file, a folder or a notebook (.ipynb)
-autograder check my_solution.py --problem vmap_over_batch   # one exercise
-autograder check my_solution.py --watch   # re-check every time you save
-autograder check my_solution.py --json    # the same, for programs
+mkdir lifted && cd lifted
+autograder start          # writes PROBLEMS.md and a starter file per exercise here
 ```
 
-Each exercise gets one line (passed or failed, points on the visible tests), then, for each
-failure, what went wrong and how to fix it. The exit status is 0 when every visible test
-passes, 1 when one fails and 2 when the command itself is wrong.
-
-## The exercises
-
-The statements are in `PROBLEMS.md`. Start from the files in `starter/`: each holds the
-function you implement, with its exact signature.
+`autograder start [FOLDER]` writes the statements (`PROBLEMS.md`) and one starter per
+exercise into the folder (default: the current one). It never overwrites a file: it says
+which ones it skipped. The exercises, in the order of the course:
 
 | function | exercise | starter |
 |---|---|---|
 {chr(10).join(rows)}
+
+## Check your work
+
+```bash
+autograder check {first}.py        # a file, a folder or a notebook (.ipynb)
+autograder check .                 # every exercise you have started
+autograder check . --all           # require every exercise (as Gradescope grades them)
+autograder check {first}.py --watch   # re-check every time you save
+autograder check {first}.py --json    # the same, for programs
+```
+
+The check grades the exercises your files define and reports the others as **not
+attempted** (a function that is missing, or still the starter's `raise
+NotImplementedError`). Each exercise gets one line: passed or failed, and its points on the
+visible tests beside its points in all (Gradescope also runs hidden tests); then, for each
+failure, what went wrong and how to fix it. The exit status is 0 when every attempted
+exercise passes its visible tests (with `--all` or `--problem NAME`: every exercise asked
+for), 1 when one fails or nothing is attempted, and 2 when the command itself is wrong.
+
+## In Jupyter or Colab
+
+Install the kit in the notebook's environment (in Colab, upload `student-kit.zip` to the
+session's files first), then check the functions the notebook defines, without leaving it:
+
+```python
+!pip install student-kit.zip
+```
+
+```python
+{NOTEBOOK_HINT}
+```
+
+The check runs the cells you have run so far (shell `!` and magic `%` lines are skipped) in
+an isolated process, as the command line does, and shows the same report in the notebook.
+`notebook.check("{first}")` checks one exercise; `notebook.check(all=True)` requires all.
+In Colab, restart the session after the `pip install` if it says so.
 
 Passing every visible case does not guarantee full marks: the hidden cases use other sizes
 and seeds. Write code that works for any valid input.
@@ -258,6 +353,7 @@ def _kit_files(checkout: Path, problems: Sequence[LoadedProblem],
     versions["python"] = platform.python_version()
     manifest = {
         "format": 1,
+        "order": [p.id for p in problems],
         "autograder": __version__,
         "versions": versions,
         "backend": "cpu",
@@ -266,12 +362,12 @@ def _kit_files(checkout: Path, problems: Sequence[LoadedProblem],
     }
     yield f"{TOP}/pyproject.toml", _pyproject(checkout).encode(), 0o644
     yield f"{TOP}/README.md", _readme(problems, manifest).encode(), 0o644
-    yield (f"{TOP}/PROBLEMS.md", ("# The exercises\n\n" + "\n".join(
-        statement(p) for p in problems)).encode(), 0o644)
-    for problem in problems:
-        own = problem.directory / "starter.py"
-        text = own.read_text(encoding="utf-8") if own.is_file() else starter(problem)
-        yield f"{TOP}/starter/{problem.spec.function}.py", text.encode(), 0o644
+    data = f"{TOP}/autograder/kit_data"
+    for name, text in student_files(problems):
+        # Beside the README for whoever unzips the kit, and as package data for `start`.
+        where = name if name == STATEMENT else f"{STARTERS}/{name}"
+        yield f"{TOP}/{where}", text.encode(), 0o644
+        yield f"{data}/{where}", text.encode(), 0o644
     package = checkout / "autograder"
     for path in content_files(package):
         if path.suffix == ".py" and "kit_data" not in path.parts:
@@ -285,14 +381,15 @@ def _kit_files(checkout: Path, problems: Sequence[LoadedProblem],
         yield f"{base}/{EXPECTED}", expected_data(problem, outputs[problem.id]), 0o644
 
 
-def build_kit(checkout: Path, problems_dir: Path, output: Path, cache_dir: Path | None,
-              grader_env: Mapping[str, str], scratch: Path) -> list[str]:
-    """Write the student kit for the problems in ``problems_dir`` to ``output``.
+def build_kit(checkout: Path, problems: Sequence[LoadedProblem], output: Path,
+              cache_dir: Path | None, grader_env: Mapping[str, str],
+              scratch: Path) -> list[str]:
+    """Write the student kit for ``problems`` to ``output``, in their order (the order of
+    the statement, the starters and the check).
 
     The expected outputs come from the cache when it holds them (``autograder warm``), else
     the references and variants run once here, in a trusted worker.
     """
-    problems = load_problems(problems_dir)
     spec = WorkerSpec(env=worker_environment(grader_env, scratch), cwd=scratch)
     outputs: dict[str, dict[Source, Mapping[int, Any]]] = {}
     with References(spec, ExpectedCache(cache_dir)) as references:

@@ -8,12 +8,48 @@ that is checked.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterable, Sequence
 
 from autograder.grading.outcome import format_points
 from autograder.spec import LoadedProblem, Parameter
 from autograder.spec.inputs import describe_call
 
+#: The order students meet the exercises in when nothing else gives one (an assignment's
+#: list will): the seed exercises as the course teaches them (../shared/seeds/README.md:
+#: one model over a batch, an ensemble, Linen's vmap, then composed lifts), then the
+#: others by name. The one place this order is written.
+COURSE_ORDER = ("vmap_over_batch", "vmap_over_ensemble", "nn_vmap_forward",
+                "composed_lifts_forward")
+
+#: What a starter and the kit tell the student to run.
+CHECK_HINT = "autograder check <this file>"
+NOTEBOOK_HINT = "from autograder import notebook; notebook.check()"
+
 _HINTS = {"float": "float", "int": "int", "array": "jax.Array"}
+
+
+def in_course_order(problems: Iterable[LoadedProblem],
+                    order: Sequence[str] = COURSE_ORDER) -> tuple[LoadedProblem, ...]:
+    """``problems`` in the order students meet them: those ``order`` names (by function or
+    folder name) first, in its order, then the rest by function name."""
+    rank = {name: i for i, name in enumerate(order)}
+
+    def key(problem: LoadedProblem) -> tuple[int, str]:
+        at = rank.get(problem.spec.function, rank.get(problem.id, len(rank)))
+        return at, problem.spec.function
+
+    return tuple(sorted(problems, key=key))
+
+
+def statements(problems: Sequence[LoadedProblem]) -> str:
+    """``PROBLEMS.md``: every exercise's statement, in the order given."""
+    return "# The exercises\n\n" + "\n".join(statement(p) for p in problems)
+
+
+def starter_text(problem: LoadedProblem) -> str:
+    """The starter a student gets: the problem's own ``starter.py``, else one generated."""
+    own = problem.directory / "starter.py"
+    return own.read_text(encoding="utf-8") if own.is_file() else starter(problem)
 
 
 def signature(problem: LoadedProblem) -> str:
@@ -77,7 +113,8 @@ def starter(problem: LoadedProblem) -> str:
     body = [
         f'"""{spec.title}: the `{spec.function}` exercise.',
         "",
-        "Check it before you submit:  autograder check <this file>",
+        f"Check it before you submit:  {CHECK_HINT}",
+        f"(in a notebook: {NOTEBOOK_HINT})",
         '"""',
         "",
         *_imports(problem),

@@ -1,6 +1,7 @@
 """Scan over layers with nnx.scan: the `scan_over_layers` exercise.
 
 Check it before you submit:  autograder check <this file>
+(in a notebook: from autograder import notebook; notebook.check())
 """
 
 import jax

@@ -1,6 +1,7 @@
 """NNX vmap with a model per input: the `vmap_per_input` exercise.
 
 Check it before you submit:  autograder check <this file>
+(in a notebook: from autograder import notebook; notebook.check())
 """
 
 import jax
