@@ -232,13 +232,14 @@ def choose(enabled: bool | None = None) -> Isolation:
 @contextlib.contextmanager
 def claimed(enabled: bool | None = None) -> Iterator[Isolation]:
     """The isolation of one grading (:func:`choose`), its student user given back when the
-    grading is over, after what that user left in the shared scratch folders (``/tmp``,
-    ``/dev/shm``, ...) is removed, whatever its group."""
+    grading is over, after its processes still running are killed and what it left in the
+    shared scratch folders (``/tmp``, ``/dev/shm``, ...) is removed, whatever its group."""
     isolation = choose(enabled)
     try:
         yield isolation
     finally:
         if isolation.user is not None:
+            end_processes_of_user(isolation.user.uid)  # first: nothing writes after the sweep
             memory.remove_files_of_user(isolation.user.uid, memory.SHARED_SCRATCH)
             USERS.release(isolation.user)
 
