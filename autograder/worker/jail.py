@@ -119,28 +119,26 @@ def _private_temporary(own: str) -> bool:
     handles: dict[str, int] = {}
     mounted: list[str] = []
 
-    def bind(source: str, target: str) -> None:
-        if libc.mount(source.encode(), target.encode(), None, MS_BIND, None) != 0:
-            raise OSError(ctypes.get_errno(), f"bind {source} on {target}")
+    def bind(source: int, target: str) -> None:
+        if libc.mount(f"/proc/self/fd/{source}".encode(), target.encode(), None, MS_BIND,
+                      None) != 0:
+            raise OSError(ctypes.get_errno(), f"bind on {target}")
         mounted.append(target)
 
     try:
         # By descriptor: once /tmp is replaced, the paths under the old one lead nowhere.
-        handles[""] = os.open(own, os.O_PATH | os.O_CLOEXEC)
-        for path in kept:
+        for path in [own, *kept]:
             handles[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
         for top in SHARED_TEMPORARY:
             if os.path.isdir(top) and not os.path.islink(top):
-                bind(f"/proc/self/fd/{handles['']}", top)
-        for path, handle in handles.items():
-            if not path:
-                continue
-            if os.path.isdir(f"/proc/self/fd/{handle}"):
+                bind(handles[own], top)
+        for path in kept:
+            if os.path.isdir(f"/proc/self/fd/{handles[path]}"):
                 os.makedirs(path, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 open(path, "a").close()  # a mount point
-            bind(f"/proc/self/fd/{handle}", path)
+            bind(handles[path], path)
     except OSError:
         for target in reversed(mounted):  # as it was: the shared folders, swept by group
             libc.umount2(target.encode(), MNT_DETACH)
