@@ -31,10 +31,11 @@ def parser(student: bool = False) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="autograder", description="Grade Flax lifted-transform exercises.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    student_commands = (_start, _check)
     staff_commands = (_grade, _gradescope, _warm, _harden, _zip, _new, _validate, _schema,
                       _regrade, _report, _kit)
-    for add in student_commands if student else (*student_commands, *staff_commands):
+    for add_student in (_start, _check):
+        add_student(commands, student)
+    for add in () if student else staff_commands:
         add(commands)
     return parser
 
@@ -48,6 +49,13 @@ STUDENT_COMMANDS = ("start", "check")
 def _problems(parser: argparse.ArgumentParser, default: Path | None = DEFAULT_PROBLEMS,
               help: str = "problems folder (default: %(default)s)") -> None:
     parser.add_argument("--problems", type=Path, default=default, metavar="DIR", help=help)
+
+
+def _assignment(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--assignment", type=Path, default=None, metavar="FILE",
+                        help=f"{what} the problems this assignment names (assignments/"
+                             f"NAME.yaml), in its order and worth its points (default: "
+                             f"every problem of the problems folder)")
 
 
 def _cache(parser: argparse.ArgumentParser, help: str = CACHE_HELP) -> None:
@@ -95,6 +103,7 @@ def _grade(commands: _Commands) -> None:
     grade.add_argument("submission", type=Path)
     grade.add_argument("--results", type=Path, required=True, help="results.json to write")
     _problems(grade)
+    _assignment(grade, "grade")
     grade.add_argument("--visible-only", action="store_true",
                        help="grade only the cases students can see")
     grade.add_argument("--quiet", action="store_true", help="print no report")
@@ -142,11 +151,18 @@ def _harden(commands: _Commands) -> None:
 
 
 def _zip(commands: _Commands) -> None:
-    zip_command = commands.add_parser("zip", help="build the Gradescope autograder zip")
+    zip_command = commands.add_parser(
+        "zip", help="build the Gradescope autograder zip",
+        description="Write the zip an instructor uploads to Gradescope: the grader, and the "
+                    "problems it grades (an assignment's, or every problem of the bank), "
+                    "each validated before it goes in. A scaffold from `autograder new` "
+                    "nobody finished is refused.")
     _output(zip_command, Path("dist/autograder.zip"), "default: %(default)s")
+    _problems(zip_command)
+    _assignment(zip_command, "grade")
 
 
-def _check(commands: _Commands) -> None:
+def _check(commands: _Commands, student: bool) -> None:
     check = commands.add_parser(
         "check", help="check your solutions on the visible cases before you submit",
         description="Grade a file, folder or notebook on the visible cases, with the same "
@@ -167,10 +183,12 @@ def _check(commands: _Commands) -> None:
     check.add_argument("--watch", action="store_true",
                        help="check again every time a file of PATH changes")
     _problems(check, None, "problems folder (default: the kit's, or the checkout's)")
+    if not student:  # the kit is one assignment's
+        _assignment(check, "check against")
     _memory_limit(check, "memory for your code (default: most of this machine's)")
 
 
-def _start(commands: _Commands) -> None:
+def _start(commands: _Commands, student: bool) -> None:
     start = commands.add_parser(
         "start", help="write the exercises' statements and starter files here",
         description="Write PROBLEMS.md (the statements) and a starter file per exercise "
@@ -178,6 +196,8 @@ def _start(commands: _Commands) -> None:
     start.add_argument("directory", type=Path, nargs="?", default=Path("."), metavar="DIR",
                        help="where to write them (default: the current folder)")
     _problems(start, None, "problems folder (default: the kit's, or the checkout's)")
+    if not student:
+        _assignment(start, "write")
 
 
 def _new(commands: _Commands) -> None:
@@ -199,6 +219,11 @@ def _validate(commands: _Commands) -> None:
     validate.add_argument("paths", type=Path, nargs="*", default=[DEFAULT_PROBLEMS],
                           metavar="PATH",
                           help="problem folders, or folders of them (default: %(default)s)")
+    validate.add_argument("--assignment", type=Path, action="append", default=[],
+                          metavar="FILE",
+                          help="validate this assignment's problems and check that it names "
+                               "problems that exist (repeatable; by default every "
+                               "assignments/*.yaml beside the problems is checked too)")
     _cache(validate)
 
 
@@ -232,6 +257,7 @@ def _regrade(commands: _Commands) -> None:
     regrade.add_argument("--force", action="store_true",
                          help="grade again what is already graded")
     _problems(regrade)
+    _assignment(regrade, "grade")
     _cache(regrade)
     _time_budget(regrade, "seconds per submission")
 
@@ -254,5 +280,6 @@ def _kit(commands: _Commands) -> None:
                     "here), and no reference, variant or hidden case.")
     _output(kit, Path("dist/student-kit.zip"), "default: %(default)s")
     _problems(kit)
+    _assignment(kit, "ship")
     _cache(kit, "expected-output cache to reuse (default: $AUTOGRADER_CACHE or "
                 "~/.cache/flax-lift-autograder/expected)")

@@ -20,15 +20,22 @@ from rich.console import Console
 
 from autograder.cli.arguments import DEFAULT_PROBLEMS
 from autograder.cli.status import ExitStatus, guarded
-from autograder.errors import GraderError, UsageError
+from autograder.errors import GraderError, SpecError, SpecIssue, UsageError
 from autograder.files import private_files
 from autograder.gradescope import run as front
 from autograder.gradescope.package import build_zip
 from autograder.grading.cache import compile_cache_beside, default_cache_dir
 from autograder.grading.engine import GradeOptions
+from autograder.grading.outcome import format_points
 from autograder.grading.references import warm_cache
 from autograder.sandbox import isolation
 from autograder.spec import LoadedProblem, discover_problems, load_problems
+from autograder.spec.assignment import (
+    assignment_folders,
+    assignments_beside,
+    read_assignment,
+    select_problems,
+)
 from autograder.staff import analytics, authoring, gradebook, progress
 from autograder.staff import export as export_of
 from autograder.staff import regrade as batch
@@ -82,7 +89,8 @@ def grade_command(args: argparse.Namespace, context: Context) -> ExitStatus:
     cache = None if args.no_cache else (args.cache or default)
     options = replace(_grade_options(args, context.env, cache or default),
                       visible_only=args.visible_only, cache_dir=cache)
-    graded = front.grade_to(args.submission, args.problems, args.results, options)
+    graded = front.grade_to(args.submission, args.problems, args.results, options,
+                            args.assignment)
     _print_graded(graded, None if args.quiet else context.out)
     return ExitStatus.SUCCESS
 
@@ -101,7 +109,8 @@ def check(args: argparse.Namespace, context: Context) -> ExitStatus:
         raise UsageError(f"{submission} does not exist (give your .py file, notebook or "
                          "folder)")
     try:
-        target = precheck.find_target(args.problems, DEFAULT_PROBLEMS)
+        target = precheck.find_target(args.problems, DEFAULT_PROBLEMS,
+                                      getattr(args, "assignment", None))
         problems = precheck.select(target.problems, args.problem)
     except UsageError:
         raise
@@ -132,7 +141,8 @@ def check(args: argparse.Namespace, context: Context) -> ExitStatus:
 def start(args: argparse.Namespace, context: Context) -> ExitStatus:
     """Write the statement and the starters into DIR, never over a file already there."""
     try:
-        files = start_files(args.problems, DEFAULT_PROBLEMS)
+        files = start_files(args.problems, DEFAULT_PROBLEMS,
+                            getattr(args, "assignment", None))
     except UsageError:
         raise
     except GraderError as exc:
@@ -192,19 +202,39 @@ def harden(args: argparse.Namespace, context: Context) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
+def _shipped(args: argparse.Namespace, what: str) -> list[LoadedProblem]:
+    """The problems a zip or a kit ships: the assignment's in its order, or the whole bank
+    in the course's; all valid, none an unfinished scaffold."""
+    problems = select_problems(args.problems, args.assignment)
+    authoring.refuse_scaffolds(problems, what)
+    return problems if args.assignment else list(in_course_order(problems))
+
+
+def _shipped_line(output: Path, names: Sequence[str], problems: Sequence[LoadedProblem],
+                  assignment: Path | None) -> str:
+    points = sum(p.spec.points for p in problems)
+    which = f"the assignment {assignment}" if assignment else "every problem of the bank"
+    return (f"Wrote {output} ({len(names)} files): {len(problems)} problem(s) worth "
+            f"{format_points(points)} points, {which}: "
+            f"{', '.join(p.spec.function for p in problems)}")
+
+
 def zip_command(args: argparse.Namespace, context: Context) -> ExitStatus:
-    names = build_zip(DEFAULT_PROBLEMS.parent, args.output)
-    context.out.print(f"Wrote {args.output} ({len(names)} files)")
+    problems = _shipped(args, "zip")
+    names = build_zip(DEFAULT_PROBLEMS.parent, args.output, problems, args.assignment)
+    context.out.print(_shipped_line(args.output, names, problems, args.assignment),
+                      highlight=False, markup=False)
     return ExitStatus.SUCCESS
 
 
 def kit(args: argparse.Namespace, context: Context) -> ExitStatus:
+    problems = _shipped(args, "kit")
     with tempfile.TemporaryDirectory(prefix="autograder-kit-") as scratch:
-        problems = in_course_order(load_problems(args.problems))
         names = build_kit(DEFAULT_PROBLEMS.parent, problems, args.output,
                           args.cache or default_cache_dir(context.env), context.env,
                           Path(scratch))
-    context.out.print(f"Wrote {args.output} ({len(names)} files)", highlight=False)
+    context.out.print(_shipped_line(args.output, names, problems, args.assignment),
+                      highlight=False, markup=False)
     return ExitStatus.SUCCESS
 
 
@@ -222,11 +252,18 @@ def new(args: argparse.Namespace, context: Context) -> ExitStatus:
 
 def validate(args: argparse.Namespace, context: Context) -> ExitStatus:
     directories: list[Path] = []
+    banks: list[Path] = []
     for path in args.paths:
         folders = discover_problems(path)
         if not folders:
             raise UsageError(f"no problem.yaml in {path} or its sub-folders")
+        if folders != [path]:
+            banks.append(path)
         directories += [d for d in folders if d not in directories]
+    assignments, issues = _assignments_to_check(args.assignment, banks)
+    if args.assignment:  # only the problems the assignments name
+        named = {folder for _, _, folders in assignments for folder in folders}
+        directories = [d for d in directories if d in named]
     cache = args.cache or default_cache_dir(context.env)
     options = GradeOptions(grader_env=context.env, cache_dir=cache,
                            compile_cache=compile_cache_beside(cache))
@@ -234,7 +271,38 @@ def validate(args: argparse.Namespace, context: Context) -> ExitStatus:
     with progress.validate_progress(context.out, total) as on_step:
         results = validation.validate(directories, options, on_step)
     validation.print_validation(results, context.out)
-    return ExitStatus.SUCCESS if all(r.ok for r in results) else ExitStatus.FAILURE
+    for path, title, folders in assignments:
+        context.out.print(f"[green]ok[/] {path}: {title!r}, {len(folders)} problem(s): "
+                          f"{', '.join(f.name for f in folders)}", highlight=False)
+    for issue in issues:
+        context.out.print("[red]error[/] ", end="")
+        context.out.print(str(issue), markup=False, highlight=False)
+    ok = all(r.ok for r in results) and not issues
+    return ExitStatus.SUCCESS if ok else ExitStatus.FAILURE
+
+
+def _assignments_to_check(given: Sequence[Path], banks: Sequence[Path]) -> tuple[
+        list[tuple[Path, str, list[Path]]], list[SpecIssue]]:
+    """The assignments ``validate`` checks (those given, else every one beside a bank it
+    validates): each that names existing problems as (path, title, its folders), and the
+    issues of the others."""
+    bank = banks[0] if banks else DEFAULT_PROBLEMS
+    if given and len(banks) > 1:
+        raise UsageError("--assignment names problems of one bank: give one problems "
+                         "folder (or none, for the checkout's)")
+    pairs = ([(Path(path), bank) for path in given] if given else
+             [(path, root) for root in banks for path in assignments_beside(root)])
+    good: list[tuple[Path, str, list[Path]]] = []
+    issues: list[SpecIssue] = []
+    for path, root in pairs:
+        try:
+            assignment = read_assignment(path)
+            good.append((path, assignment.title, assignment_folders(assignment, root)))
+        except SpecError as exc:
+            if given and not path.is_file():
+                raise UsageError(f"no assignment file {path}") from None
+            issues += exc.issues
+    return good, issues
 
 
 def schema(args: argparse.Namespace, context: Context) -> ExitStatus:
@@ -260,23 +328,25 @@ def _regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
     output: Path = args.output or export.with_name(export.stem + "-regrade")
     batch.private_folder(output)
     submissions = export_of.read_export(export, output)
-    problems = load_problems(args.problems)
+    problems = select_problems(args.problems, args.assignment)
+    digest = batch.problems_digest(args.problems, args.assignment)
     cache = args.cache or default_cache_dir(context.env)
     made = batch.Settings.for_cluster if args.scheduler else batch.Settings.for_local
-    settings = made(args.jobs, cache, args.time_budget)
-    batch.warm_for(submissions, output, problems, args.problems, cache, context.env,
-                   args.force)
+    settings = made(args.jobs, cache, args.time_budget, args.assignment)
+    batch.warm_for(submissions, output, problems, digest, cache, context.env, args.force)
     runner = batch.runner_for(args.problems, settings, args.jobs, args.scheduler)
     interrupted = False
     started = time.monotonic()
     with progress.regrade_progress(context.out) as bar:
         try:
-            graded = batch.regrade(submissions, output, args.problems, runner, args.force,
+            graded = batch.regrade(submissions, output, digest, runner, args.force,
                                    bar.advance, bar.start)
         except KeyboardInterrupt:
             interrupted, graded = True, []
     csv_path = args.csv or output / "grades.csv"
-    rows = gradebook.write_csv(output, csv_path, sorted(p.spec.function for p in problems))
+    functions = [p.spec.function for p in problems]
+    rows = gradebook.write_csv(output, csv_path,
+                               functions if args.assignment else sorted(functions))
     # The report is said to fail after the grades are: they are written whatever it does.
     status = guarded("regrade", lambda: _analytics(output, output / "report.html", problems,
                                                    context.out), context.err)

@@ -20,7 +20,7 @@ from autograder.errors import GraderError
 from autograder.gradescope.results import build_results, failure_results, write_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.outcome import ProblemResult, SubmissionResult
-from autograder.spec import load_problems
+from autograder.spec.assignment import IN_ZIP, select_problems
 
 #: Seconds the alarm allows past the time budget: the engine stops itself at the budget,
 #: the alarm only catches a hang on the trusted side, still before Gradescope's own limit
@@ -37,14 +37,20 @@ class Layout:
     root: Path
     problems: Path
     cache: Path
+    #: The assignment the zip was built for (its order and points); None grades the
+    #: problems folder as it is.
+    assignment: Path | None = None
 
     @classmethod
     def under(cls, root: Path, problems: Path | None = None,
               cache: Path | None = None) -> Layout:
         """Gradescope's layout below ``root``: the zip unpacked in ``source`` (with the
-        caches ``setup.sh`` warmed), the submission, the results folder."""
+        caches ``setup.sh`` warmed, and the assignment it was built for, if it was), the
+        submission, the results folder."""
+        assignment = root / "source" / IN_ZIP
         return cls(root, problems or root / "source" / "problems",
-                   cache or root / "source" / ".cache" / "expected")
+                   cache or root / "source" / ".cache" / "expected",
+                   assignment if assignment.is_file() else None)
 
     @property
     def submission(self) -> Path:
@@ -68,9 +74,11 @@ class Graded:
 
 
 def grade_to(submission: Path, problems_dir: Path, results_path: Path,
-             options: GradeOptions) -> Graded:
-    """Grade ``submission`` and write ``results_path``; any fault of the grader still
-    yields a valid results file, with every problem graded before the fault.
+             options: GradeOptions, assignment: Path | None = None) -> Graded:
+    """Grade ``submission`` against the problems of ``problems_dir`` (those of
+    ``assignment`` only, in its order and worth its points, when given) and write
+    ``results_path``; any fault of the grader still yields a valid results file, with every
+    problem graded before the fault.
 
     Raises :class:`GraderError` only when the results file itself cannot be written."""
     graded: list[ProblemResult] = []
@@ -78,7 +86,8 @@ def grade_to(submission: Path, problems_dir: Path, results_path: Path,
     report: SubmissionResult | None = None
     failure = None
     try:
-        report = grade(submission, load_problems(problems_dir), options, graded=graded)
+        problems = select_problems(problems_dir, assignment)
+        report = grade(submission, problems, options, graded=graded)
         results = build_results(report)
     except Exception as exc:
         detail = traceback.format_exc()
@@ -116,6 +125,8 @@ def run_gradescope(layout: Layout, options: GradeOptions) -> Graded:
     ``layout.cache``, backed by the alarm when ``options`` has a time budget."""
     options = replace(options, cache_dir=layout.cache)
     if options.time_budget is None:
-        return grade_to(layout.submission, layout.problems, layout.results, options)
+        return grade_to(layout.submission, layout.problems, layout.results, options,
+                        layout.assignment)
     with alarm(options.time_budget):
-        return grade_to(layout.submission, layout.problems, layout.results, options)
+        return grade_to(layout.submission, layout.problems, layout.results, options,
+                        layout.assignment)

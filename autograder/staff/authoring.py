@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import keyword
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from autograder.errors import UsageError
-from autograder.spec import Problem, load_problem
+from autograder.spec import LoadedProblem, Problem, load_problem
 from autograder.student.statement import starter
 
 
@@ -46,11 +47,16 @@ def schema_text() -> str:
     return json.dumps(spec_schema(), indent=2, sort_keys=True) + "\n"
 
 
+#: The line that marks a spec as the scaffold ``new`` wrote, until the TA deletes it: a
+#: problem that still has it goes into no zip and no kit.
+SCAFFOLD_MARK = "scaffolded by `autograder new`"
+
 _SPEC = '''\
 # yaml-language-server: $schema=../../schema/problem.schema.json
 # {name}: scaffolded by `autograder new`. It is a complete, working exercise (one shared
 # nnx.Linear lifted over a batch with nnx.vmap): change it step by step and run
 # `autograder validate problems/{name}` after each step. Every key is in docs/authoring.md.
+# Delete these four lines when the exercise is yours: until then it goes into no zip or kit.
 
 # The function students write (its name is the contract; it must be unique in problems/).
 function: {name}
@@ -204,3 +210,22 @@ def scaffold(problems_dir: Path, name: str) -> list[Path]:
     path = folder / "starter.py"
     path.write_text(starter(load_problem(folder)), encoding="utf-8")
     return [*written, path]
+
+
+def scaffolds(problems: Sequence[LoadedProblem]) -> list[LoadedProblem]:
+    """The problems whose spec still carries the scaffold's first comment."""
+    return [p for p in problems
+            if SCAFFOLD_MARK in "".join(p.spec_path.read_text(encoding="utf-8")
+                                        .splitlines(keepends=True)[:3])]
+
+
+def refuse_scaffolds(problems: Sequence[LoadedProblem], what: str) -> None:
+    """Stop ``what`` (the zip, the kit) from shipping a scaffold nobody finished."""
+    left = scaffolds(problems)
+    if left:
+        names = ", ".join(str(p.spec_path) for p in left)
+        raise UsageError(
+            f"{names} {'is' if len(left) == 1 else 'are'} still the scaffold `autograder "
+            f"new` wrote (its first comment says so), so the {what} would grade an exercise "
+            f"nobody finished. Finish it and delete that comment, or leave it out: name "
+            f"the problems to ship in an assignment (--assignment assignments/NAME.yaml).")

@@ -13,6 +13,7 @@ everything. Results are written atomically, one by one, as gradings finish.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import json
 import os
 import threading
@@ -30,7 +31,8 @@ from autograder.grading.cache import compile_cache_beside
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.references import warm_cache
 from autograder.sandbox import WorkerSession, isolation
-from autograder.spec import LoadedProblem, discover_problems, load_problems
+from autograder.spec import LoadedProblem, discover_problems
+from autograder.spec.assignment import assignment_folders, read_assignment, select_problems
 from autograder.staff.export import ExportedSubmission
 from autograder.staff.gradebook import RECORD, RESULTS
 
@@ -38,15 +40,21 @@ from autograder.staff.gradebook import RECORD, RESULTS
 PROCESSES = 512
 
 
-def problems_digest(problems_dir: Path) -> str:
+def problems_digest(problems_dir: Path, assignment: Path | None = None) -> str:
     """What the grades depend on in the problems folder (specs, references, mistakes files,
-    checks): a submission graded against another digest is graded again."""
-    return folder_digest(discover_problems(problems_dir), problems_dir)
+    checks: of ``assignment``'s problems only when given, and the assignment file itself,
+    which sets their points): a submission graded against another digest is graded again."""
+    if assignment is None:
+        return folder_digest(discover_problems(problems_dir), problems_dir)
+    folders = assignment_folders(read_assignment(assignment), problems_dir)
+    digest = hashlib.sha256(folder_digest(folders, problems_dir).encode())
+    digest.update(assignment.read_bytes())
+    return digest.hexdigest()
 
 
 # -- grading one submission (also what a Dask worker runs) ---------------------------------
 
-_PROBLEMS: dict[str, list[LoadedProblem]] = {}
+_PROBLEMS: dict[tuple[str, str | None], list[LoadedProblem]] = {}
 _LOCK = threading.Lock()
 #: One worker template per grading thread, kept across its submissions: JAX is imported
 #: once per thread, not once per submission. A template never runs student code, and each
@@ -73,23 +81,29 @@ class Settings:
     #: The student user's process limit: one grading's, as each grading side by side
     #: runs student code as a user of its own (the kernel counts processes per user).
     process_limit: int = PROCESSES
+    #: The assignment whose problems are graded (an absolute path); None: all of them.
+    assignment: str | None = None
 
     @classmethod
-    def for_local(cls, jobs: int, cache: Path, time_budget: float) -> Settings:
+    def for_local(cls, jobs: int, cache: Path, time_budget: float,
+                  assignment: Path | None = None) -> Settings:
         """``jobs`` gradings side by side on this machine: each worker gets its share of
         the memory; each grading's student user has a process budget of its own."""
-        return cls._for(cache, time_budget, isolation.default_memory_limit(jobs))
+        return cls._for(cache, time_budget, isolation.default_memory_limit(jobs), assignment)
 
     @classmethod
-    def for_cluster(cls, jobs: int, cache: Path, time_budget: float) -> Settings:
+    def for_cluster(cls, jobs: int, cache: Path, time_budget: float,
+                    assignment: Path | None = None) -> Settings:
         """Gradings on Dask workers: the memory of one grading at a time (``jobs`` is the
         cluster's business there, not a share of this machine)."""
-        return cls._for(cache, time_budget, isolation.default_memory_limit(1))
+        return cls._for(cache, time_budget, isolation.default_memory_limit(1), assignment)
 
     @classmethod
-    def _for(cls, cache: Path, time_budget: float, memory: int) -> Settings:
+    def _for(cls, cache: Path, time_budget: float, memory: int,
+             assignment: Path | None) -> Settings:
         return cls(cache_dir=str(cache), compile_cache=str(compile_cache_beside(cache)),
-                   memory_limit=memory, time_budget=time_budget, process_limit=PROCESSES)
+                   memory_limit=memory, time_budget=time_budget, process_limit=PROCESSES,
+                   assignment=None if assignment is None else str(assignment.resolve()))
 
     def options(self) -> GradeOptions:
         return GradeOptions(
@@ -106,9 +120,10 @@ def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[st
     start = time.monotonic()
     try:
         with _LOCK:
-            if problems_dir not in _PROBLEMS:
-                _PROBLEMS[problems_dir] = load_problems(problems_dir)
-            problems = _PROBLEMS[problems_dir]
+            key = (problems_dir, settings.assignment)
+            if key not in _PROBLEMS:
+                _PROBLEMS[key] = select_problems(problems_dir, settings.assignment)
+            problems = _PROBLEMS[key]
         report = grade(submission, problems, settings.options(), session=_session())
         results = build_results(report)
         fault = report.fault is not None
@@ -231,25 +246,24 @@ def runner_for(problems_dir: Path, settings: Settings, jobs: int,
 
 
 def warm_for(submissions: Sequence[ExportedSubmission], output: Path,
-             problems: Sequence[LoadedProblem], problems_dir: Path, cache: Path,
+             problems: Sequence[LoadedProblem], digest: str, cache: Path,
              grader_env: Mapping[str, str], force: bool = False) -> None:
     """Compute the references' outputs and compiled programs once for the batch (as
-    ``setup.sh`` does on Gradescope), unless nothing is left to grade: a correct
-    submission's programs are then cache reads."""
-    digest = problems_digest(problems_dir)
+    ``setup.sh`` does on Gradescope), unless nothing is left to grade against ``digest``
+    (:func:`problems_digest`): a correct submission's programs are then cache reads."""
     if force or not all(done(output, s, digest) for s in submissions):
         warm_cache(problems, cache, grader_env, compile_cache_beside(cache))
 
 
-def regrade(submissions: Sequence[ExportedSubmission], output: Path, problems_dir: Path,
+def regrade(submissions: Sequence[ExportedSubmission], output: Path, digest: str,
             runner: Runner, force: bool = False,
             progress: Callable[[Outcome], None] = lambda _: None,
             on_start: Callable[[int, int], None] = lambda *_: None) -> list[Outcome]:
-    """Grade what is not done yet (everything with ``force``); the outcomes graded now.
+    """Grade what is not done yet against ``digest`` (:func:`problems_digest`; everything
+    with ``force``); the outcomes graded now.
 
     Ctrl-C (KeyboardInterrupt) stops taking new submissions, keeps the finished ones, and
     propagates."""
-    digest = problems_digest(problems_dir)
     private_folder(output)
     todo = [s for s in submissions if force or not done(output, s, digest)]
     on_start(len(todo), len(submissions) - len(todo))

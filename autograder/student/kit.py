@@ -32,6 +32,7 @@ from autograder.grading.references import REFERENCE, References, Source, sources
 from autograder.protocol.parsing import LOCK as PARSING
 from autograder.sandbox import WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, load_problems, visible_spec_text
+from autograder.spec.assignment import load_assignment
 from autograder.student.statement import (
     NOTEBOOK_HINT,
     in_course_order,
@@ -193,15 +194,19 @@ def version_warning(grader: Mapping[str, str], student: Mapping[str, str]) -> st
             f"grader's versions: pip install {install}")
 
 
-def start_files(problems_dir: Path | None, checkout_problems: Path) -> list[tuple[str, str]]:
+def start_files(problems_dir: Path | None, checkout_problems: Path,
+                assignment: Path | None = None) -> list[tuple[str, str]]:
     """What ``autograder start`` writes: the kit's shipped statement and starters when
     installed from the kit (or ``problems_dir`` is a kit's data), else those of a checkout's
-    problems, made from the specs in the course's order."""
+    problems (``assignment``'s, in its order, when given), made from the specs in the
+    course's order."""
     directory = problems_dir or (KIT_DATA if is_kit(KIT_DATA) else checkout_problems)
     if is_kit(directory):
         return shipped_student_files(directory)
     if not directory.is_dir():
         raise UsageError(f"no problems folder at {directory}: pass --problems DIR")
+    if assignment is not None:
+        return student_files(load_assignment(assignment, directory))
     return student_files(in_course_order(load_problems(directory)))
 
 

@@ -36,6 +36,7 @@ from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResu
 from autograder.grading.references import ReferenceSource
 from autograder.grading.submission import Submission, scan_submission
 from autograder.spec import LoadedProblem, load_problems
+from autograder.spec.assignment import load_assignment
 from autograder.student.kit import KIT_DATA, is_kit, load_kit, pinned_versions, version_warning
 from autograder.student.statement import in_course_order
 
@@ -57,9 +58,10 @@ class Target:
     totals: Mapping[str, float] = field(default_factory=dict)
 
 
-def find_target(problems_dir: Path | None, checkout_problems: Path) -> Target:
+def find_target(problems_dir: Path | None, checkout_problems: Path,
+                assignment: Path | None = None) -> Target:
     """The kit's problems when installed from the kit (or ``problems_dir`` is a kit's data),
-    else a checkout's problems folder."""
+    else a checkout's problems folder: ``assignment``'s problems when given, in its order."""
     directory = problems_dir or (KIT_DATA if is_kit(KIT_DATA) else checkout_problems)
     if is_kit(directory):
         kit = load_kit(directory)
@@ -70,7 +72,8 @@ def find_target(problems_dir: Path | None, checkout_problems: Path) -> Target:
                       totals)
     if not directory.is_dir():
         raise UsageError(f"no problems folder at {directory}: pass --problems DIR")
-    problems = in_course_order(load_problems(directory))
+    problems = (tuple(load_assignment(assignment, directory)) if assignment
+                else in_course_order(load_problems(directory)))
     return Target(problems, None, pinned_versions(checkout_problems.parent),
                   {p.spec.function: p.spec.points for p in problems})
 

@@ -1,0 +1,217 @@
+"""Assignments: ``assignments/<name>.yaml`` names the problems of one Gradescope assignment.
+
+A course's ``problems/`` folder is its problem bank; Gradescope grades one *assignment* per
+zip. An assignment file says which problems it holds, in the order students meet them, its
+title, and optionally the points of each problem (the spec's own points otherwise)::
+
+    title: Flax lifted transforms
+    problems:
+      - vmap_over_batch              # a problem folder (or the function it grades)
+      - problem: vmap_over_ensemble
+        points: 15                   # this assignment's points for it
+
+Every command that grades (``zip``, ``kit``, ``grade``, ``check``, ``regrade``,
+``validate``) takes ``--assignment FILE`` and then works on those problems only, in that
+order, worth those points. Without it they work on the whole bank.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from autograder.errors import SpecError, SpecIssue
+from autograder.spec.load import (
+    _issues_from_validation,
+    _SpecLoader,
+    discover_problems,
+    load_problem,
+    load_problems,
+)
+from autograder.spec.model import SPEC_FILENAME, LoadedProblem
+
+#: Where a checkout keeps its assignments (beside ``problems/``), and the name the
+#: Gradescope zip gives the one it was built for (at its root, beside ``problems/``).
+ASSIGNMENTS = "assignments"
+IN_ZIP = "assignment.yaml"
+
+
+class Entry(BaseModel):
+    """One problem of an assignment, with the points it is worth there."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    problem: str = Field(description="a problem folder's name in the bank (or the function "
+                                     "it grades)")
+    points: float | None = Field(None, gt=0, description="this assignment's points for it "
+                                                          "(default: the spec's)")
+
+
+class AssignmentSpec(BaseModel):
+    """The format of ``assignments/<name>.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, description="the assignment's name, as students see it")
+    problems: tuple[str | Entry, ...] = Field(
+        min_length=1, description="its problems in the order students meet them: folder "
+                                  "names, or {problem, points} mappings")
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(Entry(problem=e) if isinstance(e, str) else e for e in self.problems)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A validated assignment file."""
+
+    path: Path
+    spec: AssignmentSpec
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return self.spec.entries
+
+
+def read_assignment(path: Path | str) -> Assignment:
+    """Read and validate an assignment file (its format, not the problems it names)."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise SpecError([SpecIssue(path, "", "an assignment must be a mapping with the keys "
+                                   "'title' and 'problems', e.g.\n  title: Flax lifted "
+                                   "transforms\n  problems: [vmap_over_batch, "
+                                   "vmap_over_ensemble]")])
+    try:
+        spec = AssignmentSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_issues_from_validation(path, exc)) from None
+    issues = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(spec.entries):
+        if entry.problem in seen:
+            issues.append(SpecIssue(path, f"problems[{i}]",
+                                    f"{entry.problem!r} is listed twice (first as "
+                                    f"problems[{seen[entry.problem]}])"))
+        seen.setdefault(entry.problem, i)
+    if issues:
+        raise SpecError(issues)
+    return Assignment(path, spec)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([SpecIssue(path, "", f"cannot read the assignment: "
+                                   f"{exc.strerror}")]) from None
+    try:
+        return yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecIssue(path, "", f"invalid YAML: {exc}")]) from None
+
+
+def _folders_by_name(problems_root: Path) -> dict[str, Path]:
+    """The bank's problem folders by folder name and by the function each grades (read
+    without loading the specs, which ``load_problem`` validates afterwards)."""
+    names: dict[str, Path] = {}
+    for folder in discover_problems(problems_root):
+        names[folder.name] = folder
+        try:
+            raw = yaml.safe_load((folder / SPEC_FILENAME).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and isinstance(raw.get("function"), str):
+            names.setdefault(raw["function"], folder)
+    return names
+
+
+def assignment_folders(assignment: Assignment, problems_root: Path) -> list[Path]:
+    """The problem folders ``assignment`` names, in its order; a name that is no problem of
+    the bank is an error that says which names there are."""
+    folders = _folders_by_name(problems_root)
+    found: list[Path] = []
+    issues: list[SpecIssue] = []
+    for i, entry in enumerate(assignment.entries):
+        folder = folders.get(entry.problem)
+        if folder is None:
+            known = sorted({f.name for f in folders.values()})
+            close = difflib.get_close_matches(entry.problem, list(folders), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            issues.append(SpecIssue(
+                assignment.path, f"problems[{i}]",
+                f"no problem {entry.problem!r} in {problems_root}{hint}; the problems there: "
+                f"{', '.join(known) or 'none'}"))
+        elif folder in found:
+            issues.append(SpecIssue(assignment.path, f"problems[{i}]",
+                                    f"{entry.problem!r} is {folder.name}, already listed"))
+        else:
+            found.append(folder)
+    if issues:
+        raise SpecError(issues)
+    return found
+
+
+def with_points(problem: LoadedProblem, points: float | None) -> LoadedProblem:
+    """``problem`` worth ``points`` (None: its own): the cases keep their weights and the
+    structure test its share, so every test is scaled alike."""
+    spec = problem.spec
+    if points is None or points == spec.points:
+        return problem
+    scale = points / spec.points
+    structure = None if spec.structure is None else spec.structure.model_copy(
+        update={"points": spec.structure.points * scale})
+    return problem.model_copy(update={"spec": spec.model_copy(
+        update={"points": points, "structure": structure})})
+
+
+def load_assignment(assignment: Assignment | Path | str, problems_root: Path | str, *,
+                    require_code: bool = True) -> list[LoadedProblem]:
+    """The problems of ``assignment``, loaded from ``problems_root`` in its order and worth
+    its points. Every issue (of the assignment and of each spec) is reported together."""
+    if not isinstance(assignment, Assignment):
+        assignment = read_assignment(assignment)
+    problems_root = Path(problems_root)
+    folders = assignment_folders(assignment, problems_root)
+    points = {folder: entry.points for folder, entry in
+              zip(folders, assignment.entries, strict=True)}
+    problems: list[LoadedProblem] = []
+    issues: list[SpecIssue] = []
+    for folder in folders:
+        try:
+            problems.append(with_points(load_problem(folder, require_code=require_code),
+                                        points[folder]))
+        except SpecError as exc:
+            issues += exc.issues
+    functions: dict[str, Path] = {}
+    for problem in problems:
+        other = functions.setdefault(problem.spec.function, problem.spec_path)
+        if other != problem.spec_path:
+            issues.append(SpecIssue(problem.spec_path, "function",
+                                    f"{problem.spec.function!r} is also graded by {other}"))
+    if issues:
+        raise SpecError(issues)
+    return problems
+
+
+def select_problems(problems_root: Path | str, assignment: Path | str | None, *,
+                    require_code: bool = True) -> list[LoadedProblem]:
+    """What a command works on: ``assignment``'s problems, or the whole bank without one."""
+    if assignment is None:
+        return load_problems(problems_root, require_code=require_code)
+    return load_assignment(assignment, problems_root, require_code=require_code)
+
+
+def assignments_beside(problems_root: Path) -> list[Path]:
+    """The assignment files of the checkout whose bank is ``problems_root``."""
+    folder = Path(problems_root).parent / ASSIGNMENTS
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
