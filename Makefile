@@ -46,11 +46,16 @@ bench: install
 	$(BIN)/python tools/bench.py
 	$(BIN)/python tools/bench.py --one-core
 
+# ASSIGNMENT=assignments/NAME.yaml: the zip and the kit of that assignment's problems alone
+# (in its order, worth its points); without it, of every problem in problems/.
+ASSIGNMENT ?=
+ASSIGNMENT_FLAG := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
+
 zip: install
-	$(BIN)/python -m autograder zip --output dist/autograder.zip
+	$(BIN)/python -m autograder zip --output dist/autograder.zip $(ASSIGNMENT_FLAG)
 
 student-kit: install
-	$(BIN)/python -m autograder kit --output dist/student-kit.zip
+	$(BIN)/python -m autograder kit --output dist/student-kit.zip $(ASSIGNMENT_FLAG)
 
 clean:
 	rm -rf $(VENV) dist demo-results .pytest_cache .mypy_cache .ruff_cache

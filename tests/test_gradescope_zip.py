@@ -18,7 +18,11 @@ from pathlib import Path
 import pytest
 
 from autograder.gradescope.package import build_zip
+from autograder.spec.assignment import load_assignment
 from tests.support import EXAMPLES, REPO, write_files
+
+#: The seed exercises, in the order lifted-transforms.yaml gives them.
+SEEDS = ("vmap_over_batch", "vmap_over_ensemble", "nn_vmap_forward", "composed_lifts_forward")
 
 
 def _run(command: list[str], root: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -33,8 +37,13 @@ def test_the_zip_installs_and_grades_like_gradescope(
         tmp_path: Path, validate_results: Callable[[object], None]) -> None:
     root = tmp_path / "autograder"
     (root / "source").mkdir(parents=True)
-    archive = build_zip(REPO, tmp_path / "autograder.zip")
-    assert {"setup.sh", "run_autograder"} <= set(archive)
+    # What `make zip ASSIGNMENT=assignments/lifted-transforms.yaml` builds: the four seed
+    # exercises, and no other problem of the bank.
+    assignment = REPO / "assignments" / "lifted-transforms.yaml"
+    archive = build_zip(REPO, tmp_path / "autograder.zip",
+                        load_assignment(assignment, REPO / "problems"), assignment)
+    assert {"setup.sh", "run_autograder", "assignment.yaml"} <= set(archive)
+    assert {name.split("/")[1] for name in archive if name.startswith("problems/")} == set(SEEDS)
     with zipfile.ZipFile(tmp_path / "autograder.zip") as zipped:
         zipped.extractall(root / "source")
     for name in ("setup.sh", "run_autograder"):  # zipfile does not restore modes
@@ -50,8 +59,11 @@ def test_the_zip_installs_and_grades_like_gradescope(
     assert graded.returncode == 0, graded.stdout + graded.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
-    assert results["score"] == 60
-    assert len(results["tests"]) == 6 * 9 + 1  # and the staff summary (tests are hidden)
+    assert results["score"] == 40  # 40/40: the assignment's points, not the bank's 60
+    assert len(results["tests"]) == 4 * 9 + 1  # and the staff summary (tests are hidden)
+    graded = [tag.removeprefix("problem:") for t in results["tests"] for tag in t["tags"]
+              if tag.startswith("problem:")]
+    assert list(dict.fromkeys(graded)) == list(SEEDS)  # in the assignment's order
     if os.geteuid() == 0:  # as on Gradescope: setup.sh prepared the unprivileged user
         assert results["extra_data"]["environment"]["isolation"] == (
             "Student code runs as the unprivileged user 'autograder-student'.")
@@ -64,7 +76,7 @@ def test_the_zip_installs_and_grades_like_gradescope(
     results = json.loads((root / "results" / "results.json").read_text())
     validate_results(results)
     # Only the composed-lifts structure test passes: its lifts are right, its return is not.
-    assert results["score"] == 2 and len(results["tests"]) == 6 * 9 + 1
+    assert results["score"] == 2 and len(results["tests"]) == 4 * 9 + 1
 
     # A hostile submission: forge the results, hunt the references, rewrite the grader.
     shutil.rmtree(root / "submission")

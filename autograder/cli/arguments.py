@@ -230,8 +230,12 @@ def _validate(commands: _Commands) -> None:
 def _schema(commands: _Commands) -> None:
     schema = commands.add_parser(
         "schema", help="write the JSON Schema of problem.yaml (for editors)",
-        description="Print (or write) the JSON Schema of the spec format, generated from the "
-                    "loader's own models; the repository ships it as schema/problem.schema.json.")
+        description="Print (or write) the JSON Schema of the spec format (or, with --of "
+                    "assignment, of assignment files), generated from the loader's own "
+                    "models; the repository ships them as schema/problem.schema.json and "
+                    "schema/assignment.schema.json.")
+    schema.add_argument("--of", choices=("problem", "assignment"), default="problem",
+                        help="which file format (default: %(default)s)")
     _output(schema, None, "file to write (default: stdout)")
 
 

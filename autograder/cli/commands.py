@@ -306,11 +306,12 @@ def _assignments_to_check(given: Sequence[Path], banks: Sequence[Path]) -> tuple
 
 
 def schema(args: argparse.Namespace, context: Context) -> ExitStatus:
+    text = authoring.schema_text(args.of)
     if args.output is None:
-        context.out.out(authoring.schema_text(), end="", highlight=False)
+        context.out.out(text, end="", highlight=False)
     else:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(authoring.schema_text(), encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8")
     return ExitStatus.SUCCESS
 
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from autograder.errors import SpecError, SpecIssue
 from autograder.spec.load import (
@@ -38,6 +39,13 @@ from autograder.spec.model import SPEC_FILENAME, LoadedProblem
 #: Gradescope zip gives the one it was built for (at its root, beside ``problems/``).
 ASSIGNMENTS = "assignments"
 IN_ZIP = "assignment.yaml"
+
+
+def _entries(value: Any) -> Any:
+    """A bare name is the entry of that problem at its own points."""
+    if isinstance(value, list | tuple):
+        return [{"problem": e} if isinstance(e, str) else e for e in value]
+    return value
 
 
 class Entry(BaseModel):
@@ -57,13 +65,9 @@ class AssignmentSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str = Field(min_length=1, description="the assignment's name, as students see it")
-    problems: tuple[str | Entry, ...] = Field(
+    problems: Annotated[tuple[Entry, ...], BeforeValidator(_entries)] = Field(
         min_length=1, description="its problems in the order students meet them: folder "
                                   "names, or {problem, points} mappings")
-
-    @property
-    def entries(self) -> tuple[Entry, ...]:
-        return tuple(Entry(problem=e) if isinstance(e, str) else e for e in self.problems)
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Assignment:
 
     @property
     def entries(self) -> tuple[Entry, ...]:
-        return self.spec.entries
+        return self.spec.problems
 
 
 def read_assignment(path: Path | str) -> Assignment:
@@ -97,7 +101,7 @@ def read_assignment(path: Path | str) -> Assignment:
         raise SpecError(_issues_from_validation(path, exc)) from None
     issues = []
     seen: dict[str, int] = {}
-    for i, entry in enumerate(spec.entries):
+    for i, entry in enumerate(spec.problems):
         if entry.problem in seen:
             issues.append(SpecIssue(path, f"problems[{i}]",
                                     f"{entry.problem!r} is listed twice (first as "

@@ -16,6 +16,7 @@ from typing import Any
 
 from autograder.errors import UsageError
 from autograder.spec import LoadedProblem, Problem, load_problem
+from autograder.spec.assignment import AssignmentSpec
 from autograder.student.statement import starter
 
 
@@ -43,8 +44,26 @@ def spec_schema() -> dict[str, Any]:
     return schema
 
 
-def schema_text() -> str:
-    return json.dumps(spec_schema(), indent=2, sort_keys=True) + "\n"
+def assignment_schema() -> dict[str, Any]:
+    """The JSON Schema of ``assignments/<name>.yaml``: the loader's model, where an entry
+    may also be a bare problem name (the loader's shorthand for ``{problem: NAME}``)."""
+    schema: dict[str, Any] = AssignmentSpec.model_json_schema()
+    schema["properties"]["problems"]["items"] = {
+        "anyOf": [{"type": "string", "description": "a problem, at its own points"},
+                  {"$ref": "#/$defs/Entry"}]}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://flax-lift-autograder/assignment.schema.json"
+    schema["title"] = "Flax lifted-transforms autograder assignment (assignments/NAME.yaml)"
+    return schema
+
+
+#: What ``autograder schema --of KIND`` writes, and the file the repository ships it as.
+SCHEMAS = {"problem": (spec_schema, "schema/problem.schema.json"),
+           "assignment": (assignment_schema, "schema/assignment.schema.json")}
+
+
+def schema_text(kind: str = "problem") -> str:
+    return json.dumps(SCHEMAS[kind][0](), indent=2, sort_keys=True) + "\n"
 
 
 #: The line that marks a spec as the scaffold ``new`` wrote, until the TA deletes it: a
