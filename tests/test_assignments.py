@@ -224,7 +224,7 @@ def test_validate_checks_that_an_assignment_names_existing_problems(tmp_path: Pa
     assert status == ExitStatus.FAILURE
     assert (f"error {week}: problems[0]: no problem 'vmap_over_bach' in {PROBLEMS} (did you "
             f"mean 'vmap_over_batch'?)") in " ".join(said.split())
-    assert "0 problem(s)" in said  # nothing else was validated
+    assert "0 problem(s) and 1 assignment(s): 1 error(s), 0 warning(s)" in said  # nothing else
     status, said = run("validate", "--assignment", str(tmp_path / "nope.yaml"))
     assert status == ExitStatus.USAGE and f"no assignment file {tmp_path / 'nope.yaml'}" in said
 

@@ -270,13 +270,7 @@ def validate(args: argparse.Namespace, context: Context) -> ExitStatus:
     total = validation.total_steps(directories)
     with progress.validate_progress(context.out, total) as on_step:
         results = validation.validate(directories, options, on_step)
-    validation.print_validation(results, context.out)
-    for path, title, folders in assignments:
-        context.out.print(f"[green]ok[/] {path}: {title!r}, {len(folders)} problem(s): "
-                          f"{', '.join(f.name for f in folders)}", highlight=False)
-    for issue in issues:
-        context.out.print("[red]error[/] ", end="")
-        context.out.print(str(issue), markup=False, highlight=False)
+    validation.print_validation(results, context.out, assignments, issues)
     ok = all(r.ok for r in results) and not issues
     return ExitStatus.SUCCESS if ok else ExitStatus.FAILURE
 

@@ -30,7 +30,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from autograder.errors import GraderError, SpecError
+from autograder.errors import GraderError, SpecError, SpecIssue
 from autograder.grading.cache import ExpectedCache
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.outcome import ProblemResult, format_points
@@ -350,8 +350,11 @@ def validate(directories: Sequence[Path], options: GradeOptions,
 
 # -- the terminal ----------------------------------------------------------------------------
 
-def print_validation(results: Sequence[Validation], console: Console) -> None:
-    """The table of problems, every finding (errors red, warnings yellow) and the count."""
+def print_validation(results: Sequence[Validation], console: Console,
+                     assignments: Sequence[tuple[Path, str, Sequence[Path]]] = (),
+                     assignment_issues: Sequence[SpecIssue] = ()) -> None:
+    """The table of problems, every finding (errors red, warnings yellow), the assignments
+    checked (as (file, title, problem folders)) and their errors, and the count."""
     table = Table(title="Validation", title_justify="left")
     for column in ("problem", "reference", "starter", "mistakes", "tolerance", "seconds",
                    "result"):
@@ -367,7 +370,17 @@ def print_validation(results: Sequence[Validation], console: Console) -> None:
             style = "red" if finding.level == "error" else "yellow"
             console.print(f"[{style}]{finding.level}[/] ", end="")
             console.print(str(finding), markup=False, highlight=False)
+    for path, title, folders in assignments:
+        console.print("[green]ok[/] ", end="")
+        console.print(f"{path}: {title!r}, {len(folders)} problem(s): "
+                      f"{', '.join(f.name for f in folders)}", markup=False, highlight=False)
+    for issue in assignment_issues:
+        console.print("[red]error[/] ", end="")
+        console.print(str(issue), markup=False, highlight=False)
     errors = sum(f.level == "error" for r in results for f in r.findings)
+    errors += len(assignment_issues)
     warnings = sum(f.level == "warning" for r in results for f in r.findings)
-    console.print(f"{len(results)} problem(s): {errors} error(s), {warnings} warning(s)",
-                  style="bold red" if errors else "bold green", highlight=False)
+    checked = len(assignments) + len({i.path for i in assignment_issues})
+    also = f" and {checked} assignment(s)" if checked else ""
+    console.print(f"{len(results)} problem(s){also}: {errors} error(s), {warnings} "
+                  f"warning(s)", style="bold red" if errors else "bold green", highlight=False)
