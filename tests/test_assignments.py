@@ -292,3 +292,30 @@ def test_the_shipped_assignment_schema_is_current_and_agrees_with_the_loader(
         except SpecError:
             loads = False
         assert jsonschema.Draft202012Validator(schema).is_valid(yaml.safe_load(text)) == loads, text
+
+
+@pytest.mark.worker
+def test_the_kit_of_an_assignment_ships_its_problems_in_its_order_at_its_points(
+        tmp_path: Path, cache_dir: Path) -> None:
+    from autograder.student.kit import load_kit, shipped_student_files
+
+    week = write(tmp_path / "week.yaml", "title: W\nproblems:\n  - nn_vmap_forward\n"
+                                         "  - {problem: vmap_over_batch, points: 4}\n")
+    output = tmp_path / "kit.zip"
+    status, said = run("kit", "--output", str(output), "--cache", str(cache_dir),
+                       "--assignment", str(week))
+    assert status == ExitStatus.SUCCESS, said
+    with zipfile.ZipFile(output) as archive:
+        archive.extractall(tmp_path / "kit")
+    data = tmp_path / "kit" / "flax-lift-kit" / "autograder" / "kit_data"
+    kit = load_kit(data)
+    assert [p.id for p in kit.problems] == ["nn_vmap_forward", "vmap_over_batch"]
+    assert {k: v["points"] for k, v in kit.manifest["problems"].items()} == {
+        "nn_vmap_forward": 10, "vmap_over_batch": 4}
+    assert sorted(p.name for p in (data / "problems").iterdir()) == [
+        "nn_vmap_forward", "vmap_over_batch"]
+    names = [name for name, _ in shipped_student_files(data)]
+    assert names == ["PROBLEMS.md", "nn_vmap_forward.py", "vmap_over_batch.py"]
+    statement = dict(shipped_student_files(data))["PROBLEMS.md"]
+    assert statement.index("`nn_vmap_forward`") < statement.index("`vmap_over_batch`")
+    assert "vmap_over_ensemble" not in statement

@@ -374,6 +374,8 @@ def visible_spec_text(problem: LoadedProblem) -> str:
     raw.pop("checks", None)  # checks are code: not in the kit
     raw["points"] = round(sum(spec.case_points(i) for i in visible)
                           + (spec.structure.points if spec.structure else 0.0), 6)
+    if spec.structure is not None:  # an assignment's points scale it
+        raw["structure"]["points"] = round(spec.structure.points, 6)
     header = (f"# {spec.title}: the visible cases of the exercise, as the grader checks them.\n"
               "# Generated for the student kit; the hidden cases are not in it.\n")
     return header + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, width=100)
