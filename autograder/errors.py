@@ -25,23 +25,36 @@ class UsageError(GraderError):
 
 @dataclass(frozen=True)
 class SpecIssue:
-    """One problem found in a problem spec: which file, where in it (a key path), and what."""
+    """One problem found in a spec: which file, where in it (a key path, and the line and
+    column of the key when known, 1-based), and what is wrong and how to fix it."""
 
     path: Path
     location: str
     message: str
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``file:line:col: location`` (the compilers' form, which editors and terminals
+        make clickable), ``file: location`` when the line is not known."""
+        place = str(self.path)
+        if self.line is not None:
+            place += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
+        return f"{place}: {self.location}" if self.location else place
 
     def __str__(self) -> str:
-        where = f"{self.path}: {self.location}" if self.location else str(self.path)
-        return f"{where}: {self.message}"
+        return f"{self.where}: {self.message}"
 
 
 class SpecError(GraderError):
     """A problem spec (``problems/<id>/problem.yaml``) is malformed.
 
-    The message names the file, the key path and what was expected, one line per issue::
+    The message names the file, the line and column, the key path and what was expected,
+    one line per issue::
 
-        problems/vmap_over_batch/problem.yaml: cases[2].tolerance.rtol: Input should be a number
+        problems/vmap_over_batch/problem.yaml:31:7: case 3 (wide inputs).tolerance.rtol: must
+        be a number such as `rtol: 1e-5`, not the text 'small'
     """
 
     def __init__(self, issues: Sequence[SpecIssue]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import textwrap
 import time
@@ -49,6 +50,23 @@ def only(report: SubmissionResult) -> ProblemResult:
     """The one problem a report graded."""
     assert len(report.problems) == 1
     return report.problems[0]
+
+
+# -- spec errors ---------------------------------------------------------------------------
+
+_POSITIONED = re.compile(r"^(?P<file>\S+?\.yaml):[0-9]+:[0-9]+: ")
+
+
+def without_positions(message: str) -> str:
+    """A SpecError's text with the ``:line:col`` of each line removed, after checking that
+    every line has one (the positions themselves are ``tests/test_spec_errors.py``'s golden
+    strings; the other spec tests are about the locations and the wording)."""
+    out = []
+    for line in message.splitlines():
+        found = _POSITIONED.match(line)
+        assert found, f"an issue without a line and column: {line}"
+        out.append(f"{found['file']}: {line[found.end():]}")
+    return "\n".join(out)
 
 
 # -- submissions: correct solutions the tests build on -------------------------------------

@@ -22,6 +22,7 @@ from autograder.spec import (
     load_problems,
 )
 from autograder.spec.inputs import make_array
+from tests.support import without_positions
 
 REPO = Path(__file__).resolve().parents[1]
 PROBLEMS = REPO / "problems"
@@ -102,9 +103,10 @@ def write_problem(root: Path, spec: dict[str, Any] | str, *, name: str = "p",
 
 
 def spec_error(directory: Path) -> str:
+    """str() of the SpecError, without the line and column every issue has."""
     with pytest.raises(SpecError) as info:
         load_problem(directory)
-    return str(info.value)
+    return without_positions(str(info.value))
 
 
 def load_error(directory: Path) -> str | None:
@@ -112,8 +114,19 @@ def load_error(directory: Path) -> str | None:
     try:
         load_problem(directory)
     except SpecError as exc:
-        return str(exc)
+        return without_positions(str(exc))
     return None
+
+
+def positioned_error(directory: Path) -> str:
+    """str() of the SpecError as it is: ``<file>:<line>:<col>: <message>`` lines."""
+    with pytest.raises(SpecError) as info:
+        load_problem(directory)
+    return str(info.value)
+
+
+NOT_A_MAPPING = ("the spec must be a mapping of keys to values, such as `function: "
+                 "vmap_over_batch` and `title: ...` lines")
 
 
 def lines(directory: Path, *messages: str) -> str:
@@ -258,7 +271,7 @@ def test_unknown_case_tolerance_key_suggests_the_right_one(tmp_path: Path) -> No
     spec["cases"][0]["tolerance"] = {"rtl": 1e-5}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[0].tolerance.rtl: unknown key (did you mean 'rtol'?)")
+        directory, "case 1 (first).tolerance.rtl: unknown key (did you mean 'rtol'?)")
 
 
 def test_base_yaml_is_the_base_spec() -> None:
@@ -269,7 +282,7 @@ def test_unknown_key_from_raw_yaml_text(tmp_path: Path) -> None:
     text = edit_yaml("  - name: second\n", "  - name: second\n    tolerance: {rtl: 1e-5}\n")
     directory = write_problem(tmp_path, text)
     assert spec_error(directory) == lines(
-        directory, "cases[1].tolerance.rtl: unknown key (did you mean 'rtol'?)")
+        directory, "case 2 (second).tolerance.rtl: unknown key (did you mean 'rtol'?)")
 
 
 def test_unknown_top_level_key_suggestion(tmp_path: Path) -> None:
@@ -292,7 +305,7 @@ def test_unknown_key_in_an_array_recipe(tmp_path: Path) -> None:
     spec["cases"][1]["args"]["x_batch"]["sead"] = 3
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[1].args.x_batch.sead: unknown key (did you mean 'seed'?)")
+        directory, "case 2 (second).args.x_batch.sead: unknown key (did you mean 'seed'?)")
 
 
 def test_unknown_key_in_a_parameter(tmp_path: Path) -> None:
@@ -300,7 +313,7 @@ def test_unknown_key_in_a_parameter(tmp_path: Path) -> None:
     spec["parameters"][2]["tpye"] = "int"
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "parameters[2].tpye: unknown key (did you mean 'type'?)")
+        directory, "parameter 3 (features).tpye: unknown key (did you mean 'type'?)")
 
 
 # -- golden messages: types and required keys -----------------------------------------------
@@ -311,7 +324,7 @@ def test_wrong_type_of_a_top_level_value(tmp_path: Path) -> None:
     spec["points"] = "ten"
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "points: Input should be a valid number, unable to parse string as a number")
+        directory, "points: must be a number such as `points: 10`, not the text 'ten'")
 
 
 def test_wrong_type_of_a_nested_value(tmp_path: Path) -> None:
@@ -320,8 +333,7 @@ def test_wrong_type_of_a_nested_value(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].tolerance.rtol: Input should be a valid number, unable to parse string as a "
-        "number")
+        "case 2 (second).tolerance.rtol: must be a number such as `rtol: 1e-5`, not the text 'big'")
 
 
 def test_value_out_of_range(tmp_path: Path) -> None:
@@ -331,8 +343,8 @@ def test_value_out_of_range(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "tolerance.atol: Input should be greater than or equal to 0",
-        "cases[1].weight: Input should be greater than 0")
+        "tolerance.atol: must be at least 0, not -1 (e.g. `atol: 1e-6`)",
+        "case 2 (second).weight: must be greater than 0, not 0 (e.g. `weight: 2`)")
 
 
 def test_literal_choices_are_listed(tmp_path: Path) -> None:
@@ -342,16 +354,18 @@ def test_literal_choices_are_listed(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "parameters[0].type: Input should be 'float', 'int' or 'array'",
-        "cases[1].visibility: Input should be 'visible', 'hidden', 'after_due_date' or "
-        "'after_published'")
+        "parameter 1 (seed).type: must be one of float, int, array, not the text 'integer' "
+        "(did you mean 'int'?)",
+        "case 2 (second).visibility: must be one of visible, hidden, after_due_date, "
+        "after_published, not the text 'secret'")
 
 
 def test_missing_required_top_level_key(tmp_path: Path) -> None:
     spec = base()
     del spec["title"]
     directory = write_problem(tmp_path, spec)
-    assert spec_error(directory) == lines(directory, "title: required key is missing")
+    assert spec_error(directory) == lines(
+        directory, 'title: required key is missing: add `title: "NNX vmap over a batch"`')
 
 
 def test_missing_required_nested_keys(tmp_path: Path) -> None:
@@ -361,8 +375,9 @@ def test_missing_required_nested_keys(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "parameters[1].type: required key is missing",
-        "cases[1].args: required key is missing")
+        "parameter 2 (x_batch).type: required key is missing: add `type: array`",
+        "case 2 (second).args: required key is missing: add `args: {seed: 0, x_batch: "
+        "{generate: normal, shape: [4, 3], seed: 7}}`")
 
 
 def test_empty_parameter_list(tmp_path: Path) -> None:
@@ -370,7 +385,8 @@ def test_empty_parameter_list(tmp_path: Path) -> None:
     spec["parameters"] = []
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "parameters: needs at least 1 entry")
+        directory, "parameters: needs at least 1 entry (e.g. `parameters: [{name: x_batch, "
+                   "type: array}]`)")
 
 
 def test_invalid_identifiers(tmp_path: Path) -> None:
@@ -381,7 +397,7 @@ def test_invalid_identifiers(tmp_path: Path) -> None:
     assert spec_error(directory) == lines(
         directory,
         "function: 'def' is not a valid Python identifier",
-        "parameters[0].name: '2seed' is not a valid Python identifier")
+        "parameter 1 (2seed).name: '2seed' is not a valid Python identifier")
 
 
 def test_duplicate_parameter(tmp_path: Path) -> None:
@@ -389,24 +405,24 @@ def test_duplicate_parameter(tmp_path: Path) -> None:
     spec["parameters"].append({"name": "seed", "type": "int"})
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "parameters[3].name: duplicate parameter 'seed'")
+        directory, "parameter 4 (seed).name: duplicate parameter 'seed'")
 
 
 def test_spec_that_is_not_a_mapping(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, "- just\n- a list\n")
-    assert spec_error(directory) == lines(
-        directory, "the spec must be a mapping of keys to values")
+    assert spec_error(directory) == lines(directory, NOT_A_MAPPING)
 
 
 def test_empty_spec_file(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, "")
-    assert spec_error(directory) == lines(
-        directory, "the spec must be a mapping of keys to values")
+    assert spec_error(directory) == lines(directory, NOT_A_MAPPING)
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:
     (tmp_path / "p").mkdir()
-    assert spec_error(tmp_path / "p") == lines(
+    with pytest.raises(SpecError) as info:  # no line and column: there is no file
+        load_problem(tmp_path / "p")
+    assert str(info.value) == lines(
         tmp_path / "p", "cannot read the spec: No such file or directory")
 
 
@@ -419,7 +435,7 @@ def test_array_parameter_given_a_number(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.x_batch: parameter 'x_batch' is an array: give {generate: ..., "
+        "case 2 (second).args.x_batch: parameter 'x_batch' is an array: give {generate: ..., "
         "shape: [...]}")
 
 
@@ -428,7 +444,7 @@ def test_int_parameter_given_a_fraction(tmp_path: Path) -> None:
     spec["cases"][0]["args"]["seed"] = 2.5
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[0].args.seed: parameter 'seed' is an int, got 2.5")
+        directory, "case 1 (first).args.seed: parameter 'seed' is an int, got 2.5")
 
 
 def test_float_parameter_given_an_array(tmp_path: Path) -> None:
@@ -437,7 +453,8 @@ def test_float_parameter_given_an_array(tmp_path: Path) -> None:
     spec["cases"][1]["args"]["seed"] = {"generate": "zeros", "shape": [1]}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[1].args.seed: parameter 'seed' is a float: give a number, not an array")
+        directory,
+        "case 2 (second).args.seed: parameter 'seed' is a float: give a number, not an array")
 
 
 def test_int_parameter_given_an_array(tmp_path: Path) -> None:
@@ -445,7 +462,8 @@ def test_int_parameter_given_an_array(tmp_path: Path) -> None:
     spec["cases"][1]["args"]["seed"] = {"generate": "zeros", "shape": [1]}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[1].args.seed: parameter 'seed' is an int: give a number, not an array")
+        directory,
+        "case 2 (second).args.seed: parameter 'seed' is an int: give a number, not an array")
 
 
 @pytest.mark.parametrize("value", ["hello", True, [1, 2, 3]])
@@ -455,7 +473,7 @@ def test_argument_that_is_neither_number_nor_recipe(tmp_path: Path, value: Any) 
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.seed: expected a number or an array recipe such as "
+        "case 2 (second).args.seed: expected a number or an array recipe such as "
         "{generate: normal, shape: [3, 4], seed: 7}")
 
 
@@ -465,8 +483,8 @@ def test_argument_name_that_is_not_a_parameter(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.featurs: not a parameter of batch_forward (did you mean 'features'?); "
-        "parameters are seed, x_batch, features")
+        "case 2 (second).args.featurs: not a parameter of batch_forward (did you mean "
+        "'features'?); parameters are seed, x_batch, features")
 
 
 def test_argument_name_without_a_close_parameter(tmp_path: Path) -> None:
@@ -475,7 +493,7 @@ def test_argument_name_without_a_close_parameter(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[0].args.zzz: not a parameter of batch_forward; parameters are seed, x_batch, "
+        "case 1 (first).args.zzz: not a parameter of batch_forward; parameters are seed, x_batch, "
         "features")
 
 
@@ -483,7 +501,8 @@ def test_missing_argument(tmp_path: Path) -> None:
     spec = base()
     del spec["cases"][1]["args"]["features"]
     directory = write_problem(tmp_path, spec)
-    assert spec_error(directory) == lines(directory, "cases[1].args: missing argument 'features'")
+    assert spec_error(directory) == lines(
+        directory, "case 2 (second).args: missing argument 'features': add `features: 3`")
 
 
 def test_misspelled_argument_is_both_unknown_and_missing(tmp_path: Path) -> None:
@@ -492,9 +511,9 @@ def test_misspelled_argument_is_both_unknown_and_missing(tmp_path: Path) -> None
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.feature: not a parameter of batch_forward (did you mean 'features'?); "
-        "parameters are seed, x_batch, features",
-        "cases[1].args: missing argument 'features'")
+        "case 2 (second).args.feature: not a parameter of batch_forward (did you mean "
+        "'features'?); parameters are seed, x_batch, features",
+        "case 2 (second).args: missing argument 'features': add `features: 3`")
 
 
 # -- golden messages: constraints -----------------------------------------------------------
@@ -506,7 +525,7 @@ def test_case_breaking_a_constraint(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1]: breaks constraints[0] `x_batch.shape[-1] == features`: "
+        "case 2 (second): breaks constraints[0] `x_batch.shape[-1] == features`: "
         "`x_batch.shape[-1]` is 5 and `features` is 4")
 
 
@@ -516,7 +535,7 @@ def test_case_breaking_a_compound_constraint(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[0]: breaks constraints[1] `x_batch.ndim == 2 and features > 3`: "
+        "case 1 (first): breaks constraints[1] `x_batch.ndim == 2 and features > 3`: "
         "it is false for this case")
 
 
@@ -526,8 +545,8 @@ def test_constraint_that_cannot_be_evaluated_on_a_case(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     message = ("breaks constraints[0] `x_batch.shape[2] == features`: could not be evaluated "
                "(IndexError: tuple index out of range)")
-    assert spec_error(directory) == lines(directory, f"cases[0]: {message}",
-                                          f"cases[1]: {message}")
+    assert spec_error(directory) == lines(directory, f"case 1 (first): {message}",
+                                          f"case 2 (second): {message}")
 
 
 def test_constraint_with_an_unknown_name(tmp_path: Path) -> None:
@@ -599,25 +618,25 @@ def test_bad_constraint_skips_case_checks(tmp_path: Path) -> None:
 def test_invalid_yaml_reports_line_and_column(tmp_path: Path) -> None:
     text = "function: f\ntitle: [unclosed\npoints: 3\n"
     directory = write_problem(tmp_path, text)
-    assert spec_error(directory) == lines(
-        directory, "line 3, column 7: invalid YAML: expected ',' or ']', but got ':'")
+    assert positioned_error(directory) == (
+        f"{directory / 'problem.yaml'}:3:7: invalid YAML: expected ',' or ']', but got ':' "
+        "(while parsing a flow sequence that starts at line 2, column 8)")
 
 
 def test_invalid_yaml_tab_indentation(tmp_path: Path) -> None:
     text = "function: f\n\tpoints: 3\n"
     directory = write_problem(tmp_path, text)
-    assert spec_error(directory) == lines(
-        directory, "line 2, column 1: invalid YAML: found character '\\t' that cannot start "
-                   "any token")
+    assert positioned_error(directory) == (
+        f"{directory / 'problem.yaml'}:2:1: invalid YAML: found character '\\t' that cannot "
+        "start any token (indent with spaces, not tabs)")
 
 
 def test_yaml_python_tags_are_refused(tmp_path: Path) -> None:
     text = "function: !!python/object/apply:os.system [true]\n"
     directory = write_problem(tmp_path, text)
-    assert spec_error(directory) == lines(
-        directory,
-        "line 1, column 11: invalid YAML: could not determine a constructor for the tag "
-        "'tag:yaml.org,2002:python/object/apply:os.system'")
+    assert positioned_error(directory) == (
+        f"{directory / 'problem.yaml'}:1:11: invalid YAML: could not determine a constructor "
+        "for the tag 'tag:yaml.org,2002:python/object/apply:os.system'")
 
 
 def test_missing_reference_file(tmp_path: Path) -> None:
@@ -640,7 +659,7 @@ def test_missing_reference_is_reported_with_other_issues(tmp_path: Path) -> None
     directory = write_problem(tmp_path, spec, reference=False)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1]: breaks constraints[0] `x_batch.shape[-1] == features`: "
+        "case 2 (second): breaks constraints[0] `x_batch.shape[-1] == features`: "
         "`x_batch.shape[-1]` is 5 and `features` is 4",
         f"reference: no reference file 'reference.py' in {directory}")
 
@@ -651,7 +670,7 @@ def test_bad_dtype_name_in_a_recipe(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.x_batch.dtype: unknown dtype 'float33'; use a numpy name such as "
+        "case 2 (second).args.x_batch.dtype: unknown dtype 'float33'; use a numpy name such as "
         "'float32'")
 
 
@@ -676,7 +695,7 @@ def test_recipe_with_both_value_and_generate(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.x_batch: give exactly one of 'generate' (with 'shape') or 'value'")
+        "case 2 (second).args.x_batch: give exactly one of 'generate' (with 'shape') or 'value'")
 
 
 def test_recipe_with_neither_value_nor_generate(tmp_path: Path) -> None:
@@ -685,7 +704,7 @@ def test_recipe_with_neither_value_nor_generate(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.x_batch: give exactly one of 'generate' (with 'shape') or 'value'")
+        "case 2 (second).args.x_batch: give exactly one of 'generate' (with 'shape') or 'value'")
 
 
 def test_recipe_generate_without_shape(tmp_path: Path) -> None:
@@ -693,7 +712,8 @@ def test_recipe_generate_without_shape(tmp_path: Path) -> None:
     spec["cases"][1]["args"]["x_batch"] = {"generate": "ones"}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[1].args.x_batch: 'generate: ones' needs a 'shape', e.g. shape: [3, 4]")
+        directory,
+        "case 2 (second).args.x_batch: 'generate: ones' needs a 'shape', e.g. shape: [3, 4]")
 
 
 def test_recipe_value_disagreeing_with_shape(tmp_path: Path) -> None:
@@ -701,7 +721,7 @@ def test_recipe_value_disagreeing_with_shape(tmp_path: Path) -> None:
     spec["cases"][1]["args"]["x_batch"] = {"value": [[1, 2, 3, 4, 5]], "shape": [2, 5]}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[1].args.x_batch: 'value' has shape [1, 5] but 'shape' says [2, 5]")
+        directory, "case 2 (second).args.x_batch: 'value' has shape [1, 5] but 'shape' says [2, 5]")
 
 
 def test_recipe_low_not_below_high(tmp_path: Path) -> None:
@@ -709,7 +729,7 @@ def test_recipe_low_not_below_high(tmp_path: Path) -> None:
     spec["cases"][1]["args"]["x_batch"].update(low=1.0, high=1.0)
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[1].args.x_batch: 'low' (1.0) must be below 'high' (1.0)")
+        directory, "case 2 (second).args.x_batch: 'low' (1.0) must be below 'high' (1.0)")
 
 
 def test_recipe_negative_sizes_and_seed(tmp_path: Path) -> None:
@@ -718,8 +738,8 @@ def test_recipe_negative_sizes_and_seed(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.x_batch.shape[0]: Input should be greater than or equal to 0",
-        "cases[1].args.x_batch.seed: Input should be greater than or equal to 0")
+        "case 2 (second).args.x_batch.shape[0]: must be at least 0, not -2 (e.g. `shape: [4, 3]`)",
+        "case 2 (second).args.x_batch.seed: must be at least 0, not -1 (e.g. `seed: 7`)")
 
 
 def test_explicit_value_recipe_loads(tmp_path: Path) -> None:
@@ -741,8 +761,8 @@ def test_two_problems_grading_the_same_function(tmp_path: Path) -> None:
     second = write_problem(tmp_path, base(), name="b_second")
     with pytest.raises(SpecError) as info:
         load_problems(tmp_path)
-    assert str(info.value) == (f"{second / 'problem.yaml'}: function: 'batch_forward' is also "
-                               f"graded by {first / 'problem.yaml'}")
+    assert str(info.value) == (f"{second / 'problem.yaml'}:1:1: function: 'batch_forward' is "
+                               f"also graded by {first / 'problem.yaml'}: rename one")
 
 
 def test_issues_of_every_spec_are_reported_together(tmp_path: Path) -> None:
@@ -757,8 +777,10 @@ def test_issues_of_every_spec_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         load_problems(tmp_path)
     assert str(info.value) == "\n".join([
-        f"{first / 'problem.yaml'}: points: Input should be greater than 0",
-        f"{second / 'problem.yaml'}: title: required key is missing",
+        f"{first / 'problem.yaml'}:10:1: points: must be greater than 0, not -1 (e.g. "
+        "`points: 10`)",
+        f"{second / 'problem.yaml'}:1:1: title: required key is missing: add `title: \"NNX vmap "
+        'over a batch"`',
     ])
 
 
@@ -786,7 +808,7 @@ def test_no_spurious_cases_issue_when_the_only_case_is_invalid(tmp_path: Path) -
     spec["cases"][0]["tolerance"] = {"rtl": 1e-5}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
-        directory, "cases[0].tolerance.rtl: unknown key (did you mean 'rtol'?)")
+        directory, "case 1 (first).tolerance.rtl: unknown key (did you mean 'rtol'?)")
 
 
 @pytest.mark.parametrize("value", ["abc", [[1, 2], [3]]])
@@ -796,7 +818,7 @@ def test_unconvertible_value_is_a_spec_error(tmp_path: Path, value: Any) -> None
     spec["cases"][1]["args"]["x_batch"] = {"value": value}
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory).startswith(f"{directory / 'problem.yaml'}: "
-                                            f"cases[1].args.x_batch: ")
+                                            f"case 2 (second).args.x_batch: ")
 
 
 def test_integers_bounds_that_truncate_to_an_empty_range(tmp_path: Path) -> None:
@@ -804,7 +826,7 @@ def test_integers_bounds_that_truncate_to_an_empty_range(tmp_path: Path) -> None
     spec["cases"][1]["args"]["x_batch"].update(generate="integers", low=0.2, high=0.7)
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory).startswith(f"{directory / 'problem.yaml'}: "
-                                            f"cases[1].args.x_batch: ")
+                                            f"case 2 (second).args.x_batch: ")
 
 
 def test_key_path_of_a_parameter_named_array(tmp_path: Path) -> None:
@@ -817,7 +839,7 @@ def test_key_path_of_a_parameter_named_array(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "cases[1].args.array.dtype: unknown dtype 'float33'; use a numpy name such as "
+        "case 2 (second).args.array.dtype: unknown dtype 'float33'; use a numpy name such as "
         "'float32'")
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from autograder.errors import SpecError
 from autograder.spec import Detect, LiftPattern, Mistake, load_problem, load_problems
-from tests.support import PROBLEMS
+from tests.support import PROBLEMS, without_positions
 
 SHIPPED = ["composed_lifts_forward", "nn_vmap_forward", "scan_over_layers", "vmap_over_batch",
            "vmap_over_ensemble", "vmap_per_input"]
@@ -90,9 +90,10 @@ def write_problem(root: Path, *, mistakes: list[dict[str, Any]] | None = None,
 
 
 def spec_error(directory: Path) -> str:
+    """str() of the SpecError, without the line and column every issue has."""
     with pytest.raises(SpecError) as info:
         load_problem(directory)
-    return str(info.value)
+    return without_positions(str(info.value))
 
 
 def lines(directory: Path, *messages: str) -> str:
@@ -196,8 +197,8 @@ def test_duplicate_mistake_ids(tmp_path: Path) -> None:
     ])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[2].id: duplicate mistake id 'same'",
-        "mistakes[3].id: duplicate mistake id 'same'")
+        "mistake 3 (same).id: duplicate mistake id 'same'",
+        "mistake 4 (same).id: duplicate mistake id 'same'")
 
 
 def test_an_output_signature_needs_returns_shape(tmp_path: Path) -> None:
@@ -208,9 +209,9 @@ def test_an_output_signature_needs_returns_shape(tmp_path: Path) -> None:
     ])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect.output: 'transposed' needs returns.shape (the logical shape "
-        "before flattening, e.g. [num_models, features])",
-        "mistakes[1].detect[1].output: 'identical-rows' needs returns.shape (the logical "
+        "mistake 1 (transposed-output).detect.output: 'transposed' needs returns.shape (the "
+        "logical shape before flattening, e.g. [num_models, features])",
+        "mistake 2 (rows).detect[1].output: 'identical-rows' needs returns.shape (the logical "
         "shape before flattening, e.g. [num_models, features])")
 
 
@@ -223,9 +224,9 @@ def test_a_variant_must_be_a_top_level_function_of_mistakes_py(tmp_path: Path) -
     ])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect.variant: no function 'per_exmaple_params' in mistakes.py",
-        "mistakes[1].detect.variant: no function 'NotAFunction' in mistakes.py",
-        "mistakes[2].detect.variant: no function 'nested_variant' in mistakes.py")
+        "mistake 1 (a).detect.variant: no function 'per_exmaple_params' in mistakes.py",
+        "mistake 2 (b).detect.variant: no function 'NotAFunction' in mistakes.py",
+        "mistake 3 (c).detect.variant: no function 'nested_variant' in mistakes.py")
 
 
 def test_the_detect_list_form_names_the_alternative(tmp_path: Path) -> None:
@@ -235,8 +236,8 @@ def test_the_detect_list_form_names_the_alternative(tmp_path: Path) -> None:
     ])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect[1].variant: no function 'nope' in mistakes.py",
-        "mistakes[1].detect[0].reference_args.width: not a parameter of batch_forward")
+        "mistake 1 (a).detect[1].variant: no function 'nope' in mistakes.py",
+        "mistake 2 (b).detect[0].reference_args.width: not a parameter of batch_forward")
 
 
 def test_a_missing_variants_file(tmp_path: Path) -> None:
@@ -244,7 +245,7 @@ def test_a_missing_variants_file(tmp_path: Path) -> None:
         mistake("a", detect={"variant": "per_example_params"})])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect.variant: the variants file 'mistakes.py' is missing or is not "
+        "mistake 1 (a).detect.variant: the variants file 'mistakes.py' is missing or is not "
         "valid Python")
 
 
@@ -253,7 +254,7 @@ def test_a_variants_file_that_is_not_python(tmp_path: Path) -> None:
         mistake("a", detect={"variant": "per_example_params"})])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect.variant: the variants file 'mistakes.py' is missing or is not "
+        "mistake 1 (a).detect.variant: the variants file 'mistakes.py' is missing or is not "
         "valid Python")
 
 
@@ -262,7 +263,7 @@ def test_a_renamed_variants_file(tmp_path: Path) -> None:
                               mistakes=[mistake("a", detect={"variant": "per_example_params"})])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect.variant: the variants file 'wrong.py' is missing or is not valid "
+        "mistake 1 (a).detect.variant: the variants file 'wrong.py' is missing or is not valid "
         "Python")
     (directory / "wrong.py").write_text(VARIANTS, encoding="utf-8")
     problem = load_problem(directory)
@@ -287,12 +288,12 @@ def test_reference_args_must_name_parameters_of_the_right_type(tmp_path: Path) -
     ])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].detect.reference_args.sede: not a parameter of batch_forward",
-        "mistakes[1].detect.reference_args.x_batch: parameter 'x_batch' is an array: give "
+        "mistake 1 (a).detect.reference_args.sede: not a parameter of batch_forward",
+        "mistake 2 (b).detect.reference_args.x_batch: parameter 'x_batch' is an array: give "
         "{generate: ..., shape: [...]}",
-        "mistakes[2].detect.reference_args.seed: parameter 'seed' is an int: give a number, "
+        "mistake 3 (c).detect.reference_args.seed: parameter 'seed' is an int: give a number, "
         "not an array",
-        "mistakes[3].detect.reference_args.seed: parameter 'seed' is an int, got 0.5")
+        "mistake 4 (d).detect.reference_args.seed: parameter 'seed' is an int, got 0.5")
 
 
 def test_structure_points_must_leave_points_for_the_cases(tmp_path: Path) -> None:
@@ -309,8 +310,9 @@ def test_structure_points_must_be_positive_and_expect_not_empty(tmp_path: Path) 
     directory = write_problem(tmp_path, structure={"points": 0, "expect": []})
     assert spec_error(directory) == lines(
         directory,
-        "structure.points: Input should be greater than 0",
-        "structure.expect: needs at least 1 entry")
+        "structure.points: must be greater than 0, not 0 (e.g. `points: 2`)",
+        "structure.expect: needs at least 1 entry (e.g. `expect: [{lift: nnx.vmap, args: "
+        "{in_axes: [null, 0]}}]`)")
 
 
 def test_a_bad_returns_shape_expression(tmp_path: Path) -> None:
@@ -334,9 +336,9 @@ def test_issues_of_every_section_are_reported_together(tmp_path: Path) -> None:
         "returns.shape[1]: `features +` is not a Python expression: invalid syntax",
         "structure.points: must be less than the problem's points (10), which the cases share "
         "with it",
-        "mistakes[0].detect.variant: no function 'nope' in mistakes.py",
-        "mistakes[1].id: duplicate mistake id 'a'",
-        "mistakes[1].detect.reference_args.x_batch: parameter 'x_batch' is an array: give "
+        "mistake 1 (a).detect.variant: no function 'nope' in mistakes.py",
+        "mistake 2 (a).id: duplicate mistake id 'a'",
+        "mistake 2 (a).detect.reference_args.x_batch: parameter 'x_batch' is an array: give "
         "{generate: ..., shape: [...]}")
 
 
@@ -347,8 +349,9 @@ def test_mistake_id_format_and_credit_range(tmp_path: Path) -> None:
     ])
     assert spec_error(directory) == lines(
         directory,
-        "mistakes[0].id: String should match pattern '^[a-z0-9]+(-[a-z0-9]+)*$'",
-        "mistakes[1].credit: Input should be less than or equal to 1")
+        "mistake 1 (Bad_Id).id: must be lowercase words of letters and digits joined by dashes "
+        "such as `id: shared-rng`, not the text 'Bad_Id'",
+        "mistake 2 (good-id).credit: must be at most 1, not 1.5 (e.g. `credit: 0.5`)")
 
 
 # -- errors inside a detect: pydantic paths -------------------------------------------------
@@ -384,35 +387,35 @@ def test_a_detect_needs_a_condition() -> None:
 # messages are there (checked below), but the paths name pydantic's union members.
 DETECT_ERRORS: list[tuple[str, Any, str]] = [
     ("bad regex in error", {"error": "(unclosed"},
-     "mistakes[0].detect.error: not a valid regular expression: missing ), unterminated "
+     "mistake 1 (a).detect.error: not a valid regular expression: missing ), unterminated "
      "subpattern at position 0"),
     ("bad regex in returned", {"returned": "[z-a]"},
-     "mistakes[0].detect.returned: not a valid regular expression: bad character range z-a "
+     "mistake 1 (a).detect.returned: not a valid regular expression: bad character range z-a "
      "at position 1"),
     ("no condition", {},
-     "mistakes[0].detect: give at least one of output, variant, reference_args, returned, "
+     "mistake 1 (a).detect: give at least one of output, variant, reference_args, returned, "
      "error, params, has, lacks"),
     ("matcher with two keys",
      {"has": [{"lift": "nn.vmap", "args": {"in_axes": {"not": 0, "one_of": [1]}}}]},
-     "mistakes[0].detect.has[0].args: args.in_axes: a matcher has exactly one of not, "
+     "mistake 1 (a).detect.has[0].args: args.in_axes: a matcher has exactly one of not, "
      "not_one_of, one_of"),
     ("unknown key", {"outptu": "transposed"},
-     "mistakes[0].detect.outptu: unknown key (did you mean 'output'?)"),
+     "mistake 1 (a).detect.outptu: unknown key (did you mean 'output'?)"),
     ("unknown lift", {"has": [{"lift": "nn.map"}]},
-     "mistakes[0].detect.has[0].lift: Input should be 'nnx.vmap', 'nnx.scan', "
-     "'nnx.split_rngs', 'nn.vmap', 'nn.scan', 'jax.vmap', 'nnx.split', 'nnx.merge' or "
-     "'Rngs.fork'"),
+     "mistake 1 (a).detect.has[0].lift: must be one of nnx.vmap, nnx.scan, nnx.split_rngs, "
+     "nn.vmap, nn.scan, jax.vmap, nnx.split, nnx.merge, Rngs.fork, not the text 'nn.map' (did "
+     "you mean 'nn.vmap'?)"),
     ("a bool reference argument", {"reference_args": {"seed": True}},
-     "mistakes[0].detect.reference_args.seed: expected a number or an array recipe such as "
+     "mistake 1 (a).detect.reference_args.seed: expected a number or an array recipe such as "
      "{generate: normal, shape: [3, 4], seed: 7}"),
     ("array recipe without shape", {"reference_args": {"x_batch": {"generate": "normal"}}},
-     "mistakes[0].detect.reference_args.x_batch: 'generate: normal' needs a 'shape', e.g. "
+     "mistake 1 (a).detect.reference_args.x_batch: 'generate: normal' needs a 'shape', e.g. "
      "shape: [3, 4]"),
     ("list form, bad regex", [{"output": "transposed"}, {"error": "(unclosed"}],
-     "mistakes[0].detect[1].error: not a valid regular expression: missing ), unterminated "
+     "mistake 1 (a).detect[1].error: not a valid regular expression: missing ), unterminated "
      "subpattern at position 0"),
     ("list form, no condition", [{"output": "transposed"}, {}],
-     "mistakes[0].detect[1]: give at least one of output, variant, reference_args, returned, "
+     "mistake 1 (a).detect[1]: give at least one of output, variant, reference_args, returned, "
      "error, params, has, lacks"),
 ]
 
@@ -424,7 +427,7 @@ def test_errors_inside_a_detect_are_reported(tmp_path: Path, detect: Any, messag
     error = spec_error(directory)
     text = message.split(": ", 1)[1]
     # The message itself is there, on a line about this mistake's detect.
-    assert any(line.startswith(f"{directory / 'problem.yaml'}: mistakes[0].detect")
+    assert any(line.startswith(f"{directory / 'problem.yaml'}: mistake 1 (a).detect")
                and line.endswith(f": {text}") for line in error.splitlines()), error
 
 

@@ -1,7 +1,9 @@
 """The spec language: ``problems/<id>/problem.yaml`` read once, validated strictly, frozen.
 
-The only package that reads YAML. What the rest of the grader uses is imported here."""
+The only package that reads YAML (with :mod:`autograder.spec.source`, which any loader of a
+YAML file TAs write can use). What the rest of the grader uses is imported here."""
 
+from autograder.spec.fields import ArrayInput, Tolerance
 from autograder.spec.load import (
     defined_functions,
     discover_problems,
@@ -11,14 +13,12 @@ from autograder.spec.load import (
 )
 from autograder.spec.model import (
     SPEC_FILENAME,
-    ArrayInput,
     Detect,
     LiftPattern,
     LoadedProblem,
     Mistake,
     Parameter,
     Problem,
-    Tolerance,
 )
 
 __all__ = [

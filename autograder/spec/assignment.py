@@ -22,18 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from autograder.errors import SpecError, SpecIssue
-from autograder.spec.load import (
-    _issues_from_validation,
-    _SpecLoader,
-    discover_problems,
-    load_problem,
-    load_problems,
-)
+from autograder.spec.fields import Number
+from autograder.spec.load import discover_problems, load_problem, load_problems
 from autograder.spec.model import SPEC_FILENAME, LoadedProblem
+from autograder.spec.source import Document, issues_from_validation, parse_yaml, read_yaml
+from autograder.spec.wording import explain
 
 #: Where a checkout keeps its assignments (beside ``problems/``), and the name the
 #: Gradescope zip gives the one it was built for (at its root, beside ``problems/``).
@@ -55,7 +51,7 @@ class Entry(BaseModel):
 
     problem: str = Field(description="a problem folder's name in the bank (or the function "
                                      "it grades)")
-    points: float | None = Field(None, gt=0, description="this assignment's points for it "
+    points: Number | None = Field(None, gt=0, description="this assignment's points for it "
                                                           "(default: the spec's)")
 
 
@@ -76,6 +72,8 @@ class Assignment:
 
     path: Path
     spec: AssignmentSpec
+    #: The file as read, for the positions of its keys in messages.
+    document: Document | None = None
 
     @property
     def title(self) -> str:
@@ -89,39 +87,38 @@ class Assignment:
 def read_assignment(path: Path | str) -> Assignment:
     """Read and validate an assignment file (its format, not the problems it names)."""
     path = Path(path)
-    raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise SpecError([SpecIssue(path, "", "an assignment must be a mapping with the keys "
-                                   "'title' and 'problems', e.g.\n  title: Flax lifted "
-                                   "transforms\n  problems: [vmap_over_batch, "
-                                   "vmap_over_ensemble]")])
+    document = _read_yaml(path)
+    if not isinstance(document.data, dict):
+        raise SpecError([document.issue((), "", "an assignment must be a mapping with the "
+                                        "keys 'title' and 'problems', e.g.\n  title: Flax "
+                                        "lifted transforms\n  problems: [vmap_over_batch, "
+                                        "vmap_over_ensemble]")])
     try:
-        spec = AssignmentSpec.model_validate(raw)
+        spec = AssignmentSpec.model_validate(document.data)
     except ValidationError as exc:
-        raise SpecError(_issues_from_validation(path, exc)) from None
+        raise SpecError(issues_from_validation(
+            exc, document, vocabulary=set(AssignmentSpec.model_fields) | set(Entry.model_fields),
+            explain=explain)) from None
     issues = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(spec.problems):
         if entry.problem in seen:
-            issues.append(SpecIssue(path, f"problems[{i}]",
-                                    f"{entry.problem!r} is listed twice (first as "
-                                    f"problems[{seen[entry.problem]}])"))
+            issues.append(document.issue(("problems", i), f"problems[{i}]",
+                                         f"{entry.problem!r} is listed twice (first as "
+                                         f"problems[{seen[entry.problem]}])"))
         seen.setdefault(entry.problem, i)
     if issues:
         raise SpecError(issues)
-    return Assignment(path, spec)
+    return Assignment(path, spec, document)
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(path: Path) -> Document:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([SpecIssue(path, "", f"cannot read the assignment: "
                                    f"{exc.strerror}")]) from None
-    try:
-        return yaml.load(text, Loader=_SpecLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise SpecError([SpecIssue(path, "", f"invalid YAML: {exc}")]) from None
+    return parse_yaml(text, path)
 
 
 def _folders_by_name(problems_root: Path) -> dict[str, Path]:
@@ -131,12 +128,18 @@ def _folders_by_name(problems_root: Path) -> dict[str, Path]:
     for folder in discover_problems(problems_root):
         names[folder.name] = folder
         try:
-            raw = yaml.safe_load((folder / SPEC_FILENAME).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+            raw = read_yaml(folder / SPEC_FILENAME).data
+        except SpecError:
             continue
         if isinstance(raw, dict) and isinstance(raw.get("function"), str):
             names.setdefault(raw["function"], folder)
     return names
+
+
+def _issue(assignment: Assignment, index: int, message: str) -> SpecIssue:
+    if assignment.document is None:
+        return SpecIssue(assignment.path, f"problems[{index}]", message)
+    return assignment.document.issue(("problems", index), f"problems[{index}]", message)
 
 
 def assignment_folders(assignment: Assignment, problems_root: Path) -> list[Path]:
@@ -151,13 +154,13 @@ def assignment_folders(assignment: Assignment, problems_root: Path) -> list[Path
             known = sorted({f.name for f in folders.values()})
             close = difflib.get_close_matches(entry.problem, list(folders), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            issues.append(SpecIssue(
-                assignment.path, f"problems[{i}]",
+            issues.append(_issue(
+                assignment, i,
                 f"no problem {entry.problem!r} in {problems_root}{hint}; the problems there: "
                 f"{', '.join(known) or 'none'}"))
         elif folder in found:
-            issues.append(SpecIssue(assignment.path, f"problems[{i}]",
-                                    f"{entry.problem!r} is {folder.name}, already listed"))
+            issues.append(_issue(assignment, i,
+                                 f"{entry.problem!r} is {folder.name}, already listed"))
         else:
             found.append(folder)
     if issues:

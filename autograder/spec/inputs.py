@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from autograder.spec.model import ArrayInput, LoadedProblem, Parameter
+from autograder.spec.fields import ArrayInput
+from autograder.spec.model import LoadedProblem, Parameter
 
 Value = float | int | np.ndarray
 

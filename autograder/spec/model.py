@@ -9,14 +9,12 @@ Schema's (``autograder schema``), which TAs' editors show.
 
 from __future__ import annotations
 
-import keyword
 import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,8 +22,6 @@ from pydantic import (
     Field,
     InstanceOf,
     PlainSerializer,
-    StrictFloat,
-    StrictInt,
     Tag,
     WithJsonSchema,
     field_validator,
@@ -34,6 +30,14 @@ from pydantic import (
 from autograder.protocol.messages import Event
 from autograder.spec.checkfile import CustomCheck
 from autograder.spec.constraints import Constraint
+from autograder.spec.fields import (
+    Argument,
+    Number,
+    StrictModel,
+    Tolerance,
+    check_dtype,
+    check_identifier,
+)
 from autograder.spec.matchers import AXES_ARGUMENTS, Matcher, canonical_axes
 from autograder.spec.matchers import parse as parse_matcher
 
@@ -41,113 +45,19 @@ SPEC_FILENAME = "problem.yaml"
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 ParamType = Literal["float", "int", "array"]
-Generator = Literal["normal", "uniform", "integers", "zeros", "ones", "arange"]
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors and nothing changes after loading."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_dtype(name: str) -> str:
-    try:
-        dtype = np.dtype(name)
-    except TypeError:
-        raise ValueError(f"unknown dtype {name!r}; use a numpy name such as 'float32'") from None
-    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
-        raise ValueError(f"dtype {name!r} is not numeric; use one such as 'float32' or 'int32'")
-    return name
-
-
-def _check_identifier(name: str) -> str:
-    if not name.isidentifier() or keyword.iskeyword(name):
-        raise ValueError(f"{name!r} is not a valid Python identifier")
-    return name
-
-
-class Tolerance(_Strict):
-    """Elementwise ``|yours - expected| <= atol + rtol * |expected|`` (as numpy.isclose)."""
-
-    rtol: float = Field(1e-5, ge=0, description="relative tolerance")
-    atol: float = Field(1e-6, ge=0, description="absolute tolerance")
-
-
-class ArrayInput(_Strict):
-    """An array argument: explicit ``value`` or a deterministic ``generate`` recipe."""
-
-    generate: Generator | None = Field(None, description="how to make the array")
-    value: Any = Field(None, description="explicit (nested list) value instead of generate")
-    shape: tuple[Annotated[int, Field(ge=0)], ...] | None = None
-    dtype: str = "float32"
-    seed: int = Field(0, ge=0, description="numpy Generator seed of this array")
-    low: float = Field(0.0, description="uniform/integers: lower bound")
-    high: float = Field(1.0, description="uniform/integers: upper bound (exclusive)")
-    scale: float = Field(1.0, description="normal: standard deviation")
-    loc: float = Field(0.0, description="normal: mean")
-
-    _dtype = field_validator("dtype")(_check_dtype)
-
-    def model_post_init(self, context: Any, /) -> None:
-        if (self.generate is None) == (self.value is None):
-            raise ValueError("give exactly one of 'generate' (with 'shape') or 'value'")
-        if self.generate is not None and self.shape is None:
-            raise ValueError(f"'generate: {self.generate}' needs a 'shape', e.g. shape: [3, 4]")
-        if self.value is not None:
-            try:
-                explicit = np.asarray(self.value, dtype=self.dtype).shape
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"'value' is not a {self.dtype} array: give a number or "
-                                 f"nested lists of equal length ({exc})") from None
-            if self.shape is not None and explicit != tuple(self.shape):
-                raise ValueError(f"'value' has shape {list(explicit)} but 'shape' says "
-                                 f"{list(self.shape)}")
-        if self.generate == "uniform" and not self.low < self.high:
-            raise ValueError(f"'low' ({self.low}) must be below 'high' ({self.high})")
-        if self.generate == "integers" and not (
-                self.low.is_integer() and self.high.is_integer() and self.low < self.high):
-            raise ValueError(f"'integers' needs whole-number bounds with low < high, got "
-                             f"low={self.low}, high={self.high}")
-
-
-def _arg_kind(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, Mapping | ArrayInput):
-        return "array"
-    return None
-
-
-Argument = Annotated[
-    Annotated[StrictInt, Tag("int")]
-    | Annotated[StrictFloat, Tag("float")]
-    | Annotated[ArrayInput, Tag("array")],
-    Discriminator(
-        _arg_kind,
-        custom_error_type="invalid_argument",
-        custom_error_message=(
-            "expected a number or an array recipe such as "
-            "{generate: normal, shape: [3, 4], seed: 7}"
-        ),
-    ),
-]
-
-
-class Parameter(_Strict):
+class Parameter(StrictModel):
     """One parameter of the student's function, in call order."""
 
     name: str
     type: ParamType = Field(description="float and int arrive as Python scalars, array as jax")
     doc: str = ""
 
-    _name = field_validator("name")(_check_identifier)
+    _name = field_validator("name")(check_identifier)
 
 
-class Returns(_Strict):
+class Returns(StrictModel):
     """What the function must return."""
 
     doc: str = ""
@@ -159,7 +69,7 @@ class Returns(_Strict):
     @field_validator("dtype")
     @classmethod
     def _dtype(cls, value: str | None) -> str | None:
-        return None if value is None else _check_dtype(value)
+        return None if value is None else check_dtype(value)
 
 
 LiftName = Literal["nnx.vmap", "nnx.scan", "nnx.split_rngs", "nn.vmap", "nn.scan",
@@ -173,7 +83,7 @@ def _spec_values(args: Mapping[str, Matcher]) -> dict[str, Any]:
     return {name: matcher.spec_value() for name, matcher in args.items()}
 
 
-class LiftPattern(_Strict):
+class LiftPattern(StrictModel):
     """Matches one recorded lift: its name, what it wraps, and some of its arguments.
 
     Argument values are compared after tuples become lists (``in_axes: [0, null]``), axis
@@ -234,7 +144,7 @@ ParamsDifference = Literal["extra-scope", "missing-scope", "extra-axis", "missin
                            "different-shape", "different-paths"]
 
 
-class Detect(_Strict):
+class Detect(StrictModel):
     """How a mistake is recognised. Every condition given must hold (at least one)."""
 
     output: OutputSignature | None = Field(
@@ -288,7 +198,7 @@ class Detect(_Strict):
                 and not any(p.matches(e) for p in self.lacks for e in trace))
 
 
-class Mistake(_Strict):
+class Mistake(StrictModel):
     """A known mistake: how it is recognised and what the student is told."""
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
@@ -299,7 +209,7 @@ class Mistake(_Strict):
         Annotated[Detect, Tag("detect")] | Annotated[tuple[Detect, ...], Tag("detect-list")],
         Discriminator(lambda v: "detect-list" if isinstance(v, list | tuple) else "detect"),
     ] = Field(description="how it is recognised; a list gives alternatives (any one suffices)")
-    credit: float = Field(0.0, ge=0, le=1,
+    credit: Number = Field(0.0, ge=0, le=1,
                           description="share of a case's points kept when this is the cause")
     example: str | None = Field(
         None, description="function of the mistakes file that makes this mistake, graded by "
@@ -312,7 +222,7 @@ class Mistake(_Strict):
         return self.detect if isinstance(self.detect, tuple) else (self.detect,)
 
 
-class Alternative(_Strict):
+class Alternative(StrictModel):
     """Another structure the structure test accepts: equivalent to the one the exercise
     shows (the same stacked parameters made another documented way)."""
 
@@ -323,14 +233,14 @@ class Alternative(_Strict):
                                      "full marks")
 
 
-class Structure(_Strict):
+class Structure(StrictModel):
     """The lifts a correct solution applies, checked by one test of its own.
 
     The lifts must be in the trace the student's worker records *and* in the student's
     source, found there by the trusted side, with their results flowing to the returned
     value: a decoy lift or an injected event does not pass."""
 
-    points: float = Field(gt=0, description="taken from the problem's points")
+    points: Number = Field(gt=0, description="taken from the problem's points")
     visibility: Visibility = "visible"
     expect: tuple[LiftPattern, ...] = Field(min_length=1)
     accept: tuple[Alternative, ...] = Field(
@@ -343,18 +253,18 @@ class Structure(_Strict):
         return (self.expect, *(a.expect for a in self.accept))
 
 
-class Case(_Strict):
+class Case(StrictModel):
     """One call of the student's function, compared with the reference."""
 
     name: str | None = None
     visibility: Visibility = "visible"
     args: dict[str, Argument]
-    weight: float = Field(1.0, gt=0, description="share of the problem's points")
+    weight: Number = Field(1.0, gt=0, description="share of the problem's points")
     tolerance: Tolerance | None = Field(None, description="overrides the problem's tolerance")
-    time_limit: float | None = Field(None, gt=0, description="seconds; overrides the problem's")
+    time_limit: Number | None = Field(None, gt=0, description="seconds; overrides the problem's")
 
 
-class Problem(_Strict):
+class Problem(StrictModel):
     """A whole exercise: the function students implement and how it is graded."""
 
     function: str = Field(description="name of the function students implement")
@@ -362,8 +272,8 @@ class Problem(_Strict):
     summary: str = ""
     parameters: tuple[Parameter, ...] = Field(min_length=1)
     returns: Returns = Returns()
-    points: float = Field(gt=0, description="total points of the problem")
-    time_limit: float = Field(60.0, gt=0, description="seconds per call, compile included")
+    points: Number = Field(gt=0, description="total points of the problem")
+    time_limit: Number = Field(60.0, gt=0, description="seconds per call, compile included")
     tolerance: Tolerance = Tolerance()
     constraints: tuple[str, ...] = Field((), description="Python expressions over parameters")
     reference: str = Field("reference.py", description="file beside the spec")
@@ -376,7 +286,7 @@ class Problem(_Strict):
     mistakes: tuple[Mistake, ...] = ()
     cases: tuple[Case, ...] = Field(min_length=1)
 
-    _function = field_validator("function")(_check_identifier)
+    _function = field_validator("function")(check_identifier)
 
     @cached_property
     def parameter_names(self) -> tuple[str, ...]:
