@@ -86,8 +86,9 @@ def test_validate_reports_spec_errors_with_file_key_and_fix(tmp_path: Path) -> N
     spec2.write_text(text.replace("      features: 2.0", "      features: 0.0", 1))
     status, out = run(["validate", str(tmp_path)])
     assert status == ExitStatus.FAILURE
-    assert (f"error {spec}: tolerence: unknown key (did you mean 'tolerance'?)") in out
-    assert re.search(rf"error {re.escape(str(spec2))}: cases\[1\]\S*: .*features >= 1", out), out
+    assert (f"error {spec}:29:1: tolerence: unknown key (did you mean 'tolerance'?)") in out
+    assert re.search(rf"error {re.escape(str(spec2))}:74:5: case 2 \(a batch of one\): "
+                     r"breaks constraints\[1\] `features >= 1`", out), out
     assert "2 problem(s): 2 error(s)" in out
 
 

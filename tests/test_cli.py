@@ -91,7 +91,7 @@ def test_a_malformed_spec_still_writes_valid_results_that_blame_the_grader(
     assert visible["name"] == "The autograder failed: please contact the course staff"
     assert visible["visibility"] == "visible" and visible["max_score"] == 0
     assert hidden["visibility"] == "hidden"
-    assert "problems/broken/problem.yaml: parameters: needs at least 1 entry" in (
+    assert "problems/broken/problem.yaml:4:1: parameters: needs at least 1 entry" in (
         hidden["output"])
     assert "The grader failed" in console.file.getvalue()  # type: ignore[attr-defined]
 
@@ -173,11 +173,11 @@ def test_errors_go_to_the_error_console(tmp_path: Path) -> None:
     (["regrade", "{tmp}/nope.zip"], ExitStatus.USAGE, "autograder regrade: {tmp}/nope.zip does "
                                                       "not exist"),
     (["regrade", "{tmp}/export", "--problems", "{tmp}/problems"], ExitStatus.ERROR,
-     "autograder regrade: {tmp}/problems/broken/problem.yaml: parameters:"),
+     "autograder regrade: {tmp}/problems/broken/problem.yaml:4:1: parameters:"),
     (["warm", "--problems", "{tmp}/problems", "--cache", "{tmp}/cache"], ExitStatus.ERROR,
-     "autograder warm: {tmp}/problems/broken/problem.yaml: parameters:"),
+     "autograder warm: {tmp}/problems/broken/problem.yaml:4:1: parameters:"),
     (["kit", "--problems", "{tmp}/problems", "--output", "{tmp}/kit.zip"], ExitStatus.ERROR,
-     "autograder kit: {tmp}/problems/broken/problem.yaml: parameters:"),
+     "autograder kit: {tmp}/problems/broken/problem.yaml:4:1: parameters:"),
     (["report", "{tmp}/export"], ExitStatus.USAGE, "autograder report: no results in "
                                                    "{tmp}/export"),
     (["new", "Not-A-Name", "--problems", "{tmp}/problems"], ExitStatus.USAGE,

@@ -57,6 +57,9 @@ def _refuse_text_and_bools(value: Any) -> Any:
 Number = Annotated[float, Strict()]
 #: A YAML int, or a float with no fractional part (stored as an int); never a bool or text.
 WholeNumber = Annotated[int, BeforeValidator(_refuse_text_and_bools)]
+#: A whole number of at least 0 (an array's size along one axis). The bound comes before the
+#: validator: after it, pydantic could not write it as the JSON Schema's ``minimum``.
+Size = Annotated[int, Field(ge=0), BeforeValidator(_refuse_text_and_bools)]
 
 
 def check_dtype(name: str) -> str:
@@ -89,7 +92,7 @@ class ArrayInput(StrictModel):
 
     generate: Generator | None = Field(None, description="how to make the array")
     value: Any = Field(None, description="explicit (nested list) value instead of generate")
-    shape: tuple[Annotated[WholeNumber, Field(ge=0)], ...] | None = None
+    shape: tuple[Size, ...] | None = None
     dtype: str = "float32"
     seed: WholeNumber = Field(0, ge=0, description="numpy Generator seed of this array")
     low: Number = Field(0.0, description="uniform/integers: lower bound")

@@ -271,8 +271,7 @@ def validate_problem(directory: Path, options: GradeOptions,
         problem = load_problem(directory)
     except SpecError as exc:
         for issue in exc.issues:
-            found.error(f"{issue.path}" + (f": {issue.location}" if issue.location else ""),
-                        issue.message)
+            found.error(issue.where, issue.message)
         found.seconds = time.monotonic() - start
         return found
     found.function = problem.spec.function
