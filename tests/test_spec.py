@@ -343,8 +343,8 @@ def test_value_out_of_range(tmp_path: Path) -> None:
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
-        "tolerance.atol: must be at least 0, not -1 (e.g. `atol: 1e-6`)",
-        "case 2 (second).weight: must be greater than 0, not 0 (e.g. `weight: 2`)")
+        "case 2 (second).weight: must be greater than 0, not 0 (e.g. `weight: 2`)",
+        "tolerance.atol: must be at least 0, not -1 (e.g. `atol: 1e-6`)")
 
 
 def test_literal_choices_are_listed(tmp_path: Path) -> None:
@@ -511,9 +511,9 @@ def test_misspelled_argument_is_both_unknown_and_missing(tmp_path: Path) -> None
     directory = write_problem(tmp_path, spec)
     assert spec_error(directory) == lines(
         directory,
+        "case 2 (second).args: missing argument 'features': add `features: 3`",
         "case 2 (second).args.feature: not a parameter of batch_forward (did you mean "
-        "'features'?); parameters are seed, x_batch, features",
-        "case 2 (second).args: missing argument 'features': add `features: 3`")
+        "'features'?); parameters are seed, x_batch, features")
 
 
 # -- golden messages: constraints -----------------------------------------------------------
@@ -657,11 +657,12 @@ def test_missing_reference_is_reported_with_other_issues(tmp_path: Path) -> None
     spec = base()
     spec["cases"][1]["args"]["features"] = 4
     directory = write_problem(tmp_path, spec, reference=False)
+    # In the file's order: the reference is not written, so it is at the top.
     assert spec_error(directory) == lines(
         directory,
+        f"reference: no reference file 'reference.py' in {directory}",
         "case 2 (second): breaks constraints[0] `x_batch.shape[-1] == features`: "
-        "`x_batch.shape[-1]` is 5 and `features` is 4",
-        f"reference: no reference file 'reference.py' in {directory}")
+        "`x_batch.shape[-1]` is 5 and `features` is 4")
 
 
 def test_bad_dtype_name_in_a_recipe(tmp_path: Path) -> None:

@@ -334,12 +334,12 @@ def test_issues_of_every_section_are_reported_together(tmp_path: Path) -> None:
     assert spec_error(directory) == lines(
         directory,
         "returns.shape[1]: `features +` is not a Python expression: invalid syntax",
-        "structure.points: must be less than the problem's points (10), which the cases share "
-        "with it",
         "mistake 1 (a).detect.variant: no function 'nope' in mistakes.py",
         "mistake 2 (a).id: duplicate mistake id 'a'",
         "mistake 2 (a).detect.reference_args.x_batch: parameter 'x_batch' is an array: give "
-        "{generate: ..., shape: [...]}")
+        "{generate: ..., shape: [...]}",
+        "structure.points: must be less than the problem's points (10), which the cases share "
+        "with it")
 
 
 def test_mistake_id_format_and_credit_range(tmp_path: Path) -> None:

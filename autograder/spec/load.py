@@ -69,6 +69,11 @@ def _validation_issues(document: Document, error: ValidationError) -> list[SpecI
                                   union_tags=_UNION_TAGS, locate=location, explain=explain)
 
 
+def _in_order(issues: list[SpecIssue]) -> list[SpecIssue]:
+    """The issues of one file from its top down, as a compiler lists them."""
+    return sorted(issues, key=lambda issue: (issue.line or 0, issue.column or 0))
+
+
 class _Issues(list[SpecIssue]):
     """The issues of one spec, each at the position of the key it is about."""
 
@@ -171,7 +176,7 @@ def load_problem(directory: Path | str, *, require_code: bool = True) -> LoadedP
     try:
         problem = Problem.model_validate(document.data)
     except ValidationError as exc:
-        raise SpecError(_validation_issues(document, exc)) from None
+        raise SpecError(_in_order(_validation_issues(document, exc))) from None
     issues = _Issues(document)
     constraints = _semantic_issues(issues, problem)
     if require_code and not (directory / problem.reference).is_file():
@@ -187,7 +192,7 @@ def load_problem(directory: Path | str, *, require_code: bool = True) -> LoadedP
         except ChecksError as exc:
             issues.add(("checks",), f"{problem.checks}: {exc}")
     if issues:
-        raise SpecError(issues)
+        raise SpecError(_in_order(issues))
     return LoadedProblem(spec=problem, directory=directory, constraints=constraints,
                          output_shape=output_shape, checks=checks)
 

@@ -182,6 +182,8 @@ def _syntax_issue(path: Path, exc: yaml.YAMLError) -> SpecIssue:
     message = f"invalid YAML: {problem}"
     if "'\\t'" in problem:
         message += " (indent with spaces, not tabs)"
+    elif "<block" in problem or "mapping values are not allowed" in problem:
+        message += " (check the indentation)"
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
         start = _at(context_mark)

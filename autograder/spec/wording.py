@@ -191,7 +191,8 @@ def _choice(error: ErrorDetails, key: KeyPath) -> str:
         return error["msg"]
     value = error["input"]
     text = f"must be one of {', '.join(choices)}, not {_got(value)}"
-    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    close = (difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+             if isinstance(value, str) else [])
     return text + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
