@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from autograder.errors import SpecError, SpecIssue
 from autograder.spec import discover_problems, load_problem
+from autograder.spec.assignment import assignment_folders, read_assignment
 from autograder.spec.source import (
     Position,
     dump_yaml,
@@ -380,6 +381,26 @@ def test_issues_from_validation_serves_any_loader() -> None:
     assert [str(issue) for issue in issues] == [
         "hw.yaml:3:18: problems[0].pionts: unknown key (did you mean 'points'?)",
         "hw.yaml:4:5: problems[1].problem: Field required"]
+
+
+def test_the_assignment_loader_points_at_its_keys(tmp_path: Path) -> None:
+    path = tmp_path / "hw.yaml"
+    path.write_text("title: HW\nproblems:\n  - vmap_over_batch\n  - {problem: x, pionts: 3}\n"
+                    "  - {problem: vmap_over_batch, points: '3'}\n  - 3\n", encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        read_assignment(path)
+    assert str(info.value).replace(str(path), "hw.yaml").splitlines() == [
+        "hw.yaml:4:18: problems[1].pionts: unknown key (did you mean 'points'?)",
+        "hw.yaml:5:32: problems[2].points: must be a number such as `points: 10`, not the "
+        "text '3' (remove the quotes)",
+        "hw.yaml:6:5: problems[3]: give a problem's folder name, or a mapping such as "
+        "{problem: vmap_over_ensemble, points: 15}"]
+    path.write_text("title: HW\nproblems:\n  - vmap_over_batch\n  - vmap_over_btach\n",
+                    encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        assignment_folders(read_assignment(path), PROBLEMS)
+    assert str(info.value).startswith(f"{path}:4:5: problems[1]: no problem 'vmap_over_btach' "
+                                      f"in {PROBLEMS} (did you mean 'vmap_over_batch'?)")
 
 
 # -- the loader and the JSON Schema agree ---------------------------------------------------

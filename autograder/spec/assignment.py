@@ -23,12 +23,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from autograder.errors import SpecError, SpecIssue
 from autograder.spec.fields import Number
 from autograder.spec.load import discover_problems, load_problem, load_problems
 from autograder.spec.model import SPEC_FILENAME, LoadedProblem
-from autograder.spec.source import Document, issues_from_validation, parse_yaml, read_yaml
+from autograder.spec.source import (
+    Document,
+    KeyPath,
+    issues_from_validation,
+    parse_yaml,
+    read_yaml,
+)
 from autograder.spec.wording import explain
 
 #: Where a checkout keeps its assignments (beside ``problems/``), and the name the
@@ -98,7 +105,7 @@ def read_assignment(path: Path | str) -> Assignment:
     except ValidationError as exc:
         raise SpecError(issues_from_validation(
             exc, document, vocabulary=set(AssignmentSpec.model_fields) | set(Entry.model_fields),
-            explain=explain)) from None
+            explain=_explain)) from None
     issues = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(spec.problems):
@@ -110,6 +117,14 @@ def read_assignment(path: Path | str) -> Assignment:
     if issues:
         raise SpecError(issues)
     return Assignment(path, spec, document)
+
+
+def _explain(error: ErrorDetails, key: KeyPath) -> str:
+    """The spec's wording, and what an entry of ``problems`` may be."""
+    if len(key) == 2 and key[0] == "problems" and error["type"] == "model_type":
+        return ("give a problem's folder name, or a mapping such as {problem: "
+                "vmap_over_ensemble, points: 15}")
+    return explain(error, key)
 
 
 def _read_yaml(path: Path) -> Document:
