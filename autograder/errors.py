@@ -53,8 +53,8 @@ class SpecError(GraderError):
     The message names the file, the line and column, the key path and what was expected,
     one line per issue::
 
-        problems/vmap_over_batch/problem.yaml:31:7: case 3 (wide inputs).tolerance.rtol: must
-        be a number such as `rtol: 1e-5`, not the text 'small'
+        problems/vmap_over_batch/problem.yaml:94:5: case 2 (wide inputs).weight: must be a
+        number such as `weight: 2`, not the text '2' (remove the quotes)
     """
 
     def __init__(self, issues: Sequence[SpecIssue]) -> None:

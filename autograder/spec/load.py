@@ -7,8 +7,8 @@ its parameter, a file it names that is missing) is reported as a
 :class:`~autograder.errors.SpecError` naming the file, the line and column, and the key of
 every issue, worded by :mod:`autograder.spec.wording`::
 
-    problems/vmap_over_batch/problem.yaml:31:7: case 3 (wide inputs).tolerance.rtl: unknown
-    key (did you mean 'rtol'?)
+    problems/vmap_over_batch/problem.yaml:101:17: case 3 (uniform inputs).tolerance.rtl:
+    unknown key (did you mean 'rtol'?)
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _semantic_issues(issues: _Issues, problem: Problem) -> tuple[Constraint, ...
 
 def _argument_example(param: Parameter) -> str:
     return {"array": "{generate: normal, shape: [3, 4], seed: 7}", "int": "3"}.get(
-        param.type, "0.5")
+        param.type, "1.0")
 
 
 def _argument_mismatch(param: Parameter, value: int | float | ArrayInput) -> str | None:
