@@ -239,6 +239,16 @@ def test_constraint_syntax_returns_shape_and_files(tmp_path: Path) -> None:
         "(features, seed, x_batch)"]
 
 
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    directory = tmp_path / "p"
+    directory.mkdir()
+    (directory / "problem.yaml").write_bytes(b"title: caf\xe9\n")
+    with pytest.raises(SpecError) as info:
+        load_problem(directory)
+    assert str(info.value) == (f"{directory / 'problem.yaml'}: not UTF-8 text (invalid "
+                               "continuation byte at byte 10): save it as UTF-8")
+
+
 def test_an_issue_about_a_default_is_at_the_whole_spec(tmp_path: Path) -> None:
     directory = tmp_path / "p"
     directory.mkdir()

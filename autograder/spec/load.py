@@ -168,6 +168,9 @@ def load_problem(directory: Path | str, *, require_code: bool = True) -> LoadedP
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([SpecIssue(path, "", f"cannot read the spec: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([SpecIssue(path, "", f"not UTF-8 text ({exc.reason} at byte "
+                                             f"{exc.start}): save it as UTF-8")]) from None
     document = parse_yaml(text, path, location)
     if not isinstance(document.data, dict):
         raise SpecError([document.issue((), "", "the spec must be a mapping of keys to values, "

@@ -1,6 +1,6 @@
 """Positioned YAML: a file read with the line and column of every key it writes.
 
-Any loader of a YAML file that TAs write (a problem spec, later an assignment) reads it with
+Any loader of a YAML file that TAs write (a problem spec, an assignment) reads it with
 :func:`read_yaml` and reports what is wrong with :class:`~autograder.errors.SpecIssue`\\ s
 that point at the key, as compilers do (``problem.yaml:12:7: ...``)::
 
