@@ -83,17 +83,20 @@ def test_points_per_problem_scale_every_test_alike(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("title: W\nproblems: [vmap_over_bach]\n",
-     "{a}: problems[0]: no problem 'vmap_over_bach' in {p} (did you mean 'vmap_over_batch'?); "
+     "{a}:2:12: problems[0]: no problem 'vmap_over_bach' in {p} (did you mean 'vmap_over_batch'?); "
      "the problems there: composed_lifts_forward, nn_vmap_forward, scan_over_layers, "
      "vmap_over_batch, vmap_over_ensemble, vmap_per_input"),
     ("title: W\nproblems: [vmap_over_batch, vmap_over_batch]\n",
-     "{a}: problems[1]: 'vmap_over_batch' is listed twice (first as problems[0])"),
+     "{a}:2:29: problems[1]: 'vmap_over_batch' is listed twice (first as problems[0])"),
     ("title: W\nproblems:\n  - {problem: vmap_over_batch, point: 5}\n",
-     "{a}: problems[0].point: unknown key (did you mean 'points'?)"),
-    ("problems: [vmap_over_batch]\n", "{a}: title: required key is missing"),
-    ("title: W\nproblems: []\n", "{a}: problems: needs at least 1 entry"),
+     "{a}:3:32: problems[0].point: unknown key (did you mean 'points'?)"),
+    ("problems: [vmap_over_batch]\n",
+     "{a}:1:1: title: required key is missing: add `title: Flax lifted transforms`"),
+    ("title: W\nproblems: []\n",
+     "{a}:2:1: problems: needs at least 1 entry (e.g. `problems: [vmap_over_batch, {{problem: "
+     "vmap_over_ensemble, points: 15}}]`)"),
     ("- vmap_over_batch\n",
-     "{a}: an assignment must be a mapping with the keys 'title' and 'problems', e.g.\n"
+     "{a}:1:1: an assignment must be a mapping with the keys 'title' and 'problems', e.g.\n"
      "  title: Flax lifted transforms\n  problems: [vmap_over_batch, vmap_over_ensemble]"),
 ])
 def test_a_wrong_assignment_says_what_and_where(tmp_path: Path, text: str, message: str) -> None:
@@ -222,7 +225,7 @@ def test_validate_checks_that_an_assignment_names_existing_problems(tmp_path: Pa
     week = write(tmp_path / "week.yaml", "title: W\nproblems: [vmap_over_bach]\n")
     status, said = run("validate", "--assignment", str(week))
     assert status == ExitStatus.FAILURE
-    assert (f"error {week}: problems[0]: no problem 'vmap_over_bach' in {PROBLEMS} (did you "
+    assert (f"error {week}:2:12: problems[0]: no problem 'vmap_over_bach' in {PROBLEMS} (did you "
             f"mean 'vmap_over_batch'?)") in " ".join(said.split())
     assert "0 problem(s) and 1 assignment(s): 1 error(s), 0 warning(s)" in said  # nothing else
     status, said = run("validate", "--assignment", str(tmp_path / "nope.yaml"))
@@ -241,7 +244,7 @@ def test_validate_checks_the_assignments_beside_a_bank(tmp_path: Path) -> None:
     found, issues = _assignments_to_check([], [checkout / "problems"])
     assert found == [(good, "A", [checkout / "problems" / "vmap_over_batch"])]
     assert [str(issue).split(";")[0] for issue in issues] == [
-        f"{bad}: problems[0]: no problem 'nn_vmap_forward' in {checkout / 'problems'}"]
+        f"{bad}:2:12: problems[0]: no problem 'nn_vmap_forward' in {checkout / 'problems'}"]
 
 
 @pytest.mark.worker

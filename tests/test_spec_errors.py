@@ -401,7 +401,7 @@ def test_the_assignment_loader_points_at_its_keys(tmp_path: Path) -> None:
         read_assignment(path)
     assert str(info.value).replace(str(path), "hw.yaml").splitlines() == [
         "hw.yaml:4:18: problems[1].pionts: unknown key (did you mean 'points'?)",
-        "hw.yaml:5:32: problems[2].points: must be a number such as `points: 10`, not the "
+        "hw.yaml:5:32: problems[2].points: must be a number such as `points: 15`, not the "
         "text '3' (remove the quotes)",
         "hw.yaml:6:5: problems[3]: give a problem's folder name, or a mapping such as "
         "{problem: vmap_over_ensemble, points: 15}"]

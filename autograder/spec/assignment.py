@@ -36,7 +36,7 @@ from autograder.spec.source import (
     parse_yaml,
     read_yaml,
 )
-from autograder.spec.wording import explain
+from autograder.spec.wording import explainer
 
 #: Where a checkout keeps its assignments (beside ``problems/``), and the name the
 #: Gradescope zip gives the one it was built for (at its root, beside ``problems/``).
@@ -119,12 +119,22 @@ def read_assignment(path: Path | str) -> Assignment:
     return Assignment(path, spec, document)
 
 
+#: The right form of an assignment's keys, for its error messages.
+EXAMPLES = {
+    "title": "title: Flax lifted transforms",
+    "problems": "problems: [vmap_over_batch, {problem: vmap_over_ensemble, points: 15}]",
+    "problems[].problem": "problem: vmap_over_ensemble",
+    "points": "points: 15",
+}
+_explain_keys = explainer(EXAMPLES)
+
+
 def _explain(error: ErrorDetails, key: KeyPath) -> str:
     """The spec's wording, and what an entry of ``problems`` may be."""
     if len(key) == 2 and key[0] == "problems" and error["type"] == "model_type":
         return ("give a problem's folder name, or a mapping such as {problem: "
                 "vmap_over_ensemble, points: 15}")
-    return explain(error, key)
+    return _explain_keys(error, key)
 
 
 def _read_yaml(path: Path) -> Document:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic_core import ErrorDetails
@@ -42,6 +42,12 @@ def location(key: KeyPath, data: Any) -> str:
 
 
 # -- examples of the right form, by key ------------------------------------------------------
+
+#: A table of examples: the right form of a key, by the end of its key path (see
+#: :data:`EXAMPLES`).
+Examples = Mapping[str, str]
+#: A sentence of ours for one pydantic error type: (error, key, examples) -> message.
+Sentence = Callable[[ErrorDetails, KeyPath, Examples], str]
 
 #: An example of the right form of a key, by the end of its key path: ``[]`` marks a list
 #: entry, ``*`` any one key (an argument's name). The longest pattern that matches wins.
@@ -128,11 +134,12 @@ def _segments(key: KeyPath) -> list[str]:
     return out
 
 
-def example(key: KeyPath) -> str | None:
-    """The example of :data:`EXAMPLES` for ``key``: of its longest matching pattern."""
+def example(key: KeyPath, examples: Examples = EXAMPLES) -> str | None:
+    """The example for ``key`` in ``examples`` (a table like :data:`EXAMPLES`): that of its
+    longest matching pattern."""
     segments = _segments(key)
     best: tuple[int, str] | None = None
-    for pattern, text in EXAMPLES.items():
+    for pattern, text in examples.items():
         wanted = pattern.split(".")
         matches = len(wanted) <= len(segments) and all(
             w in ("*", s) for w, s in zip(wanted, segments[-len(wanted):], strict=True))
@@ -174,8 +181,8 @@ def _as_number_hint(value: Any) -> str:
     return " (remove the quotes)"
 
 
-def _such(key: KeyPath, default: str) -> str:
-    found = example(key)
+def _such(key: KeyPath, examples: Examples, default: str) -> str:
+    found = example(key, examples)
     return f" such as `{found}`" if found else default
 
 
@@ -185,7 +192,7 @@ def _choices(error: ErrorDetails) -> list[str]:
     return re.findall(r"'([^']*)'", expected)
 
 
-def _choice(error: ErrorDetails, key: KeyPath) -> str:
+def _choice(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
     choices = _choices(error)
     if not choices:
         return error["msg"]
@@ -196,8 +203,8 @@ def _choice(error: ErrorDetails, key: KeyPath) -> str:
     return text + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def _for_example(key: KeyPath) -> str:
-    found = example(key)
+def _for_example(key: KeyPath, examples: Examples) -> str:
+    found = example(key, examples)
     return f" (e.g. `{found}`)" if found else ""
 
 
@@ -205,47 +212,52 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _bound(word: str, name: str) -> Callable[[ErrorDetails, KeyPath], str]:
-    def sentence(error: ErrorDetails, key: KeyPath) -> str:
+def _bound(word: str, name: str) -> Sentence:
+    def sentence(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
         limit = (error.get("ctx") or {}).get(name)
         return (f"must be {word} {_number(limit)}, not {_number(error['input'])}"
-                f"{_for_example(key)}")
+                f"{_for_example(key, examples)}")
     return sentence
 
 
-def _too_short(error: ErrorDetails, key: KeyPath) -> str:
+def _too_short(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
     least = (error.get("ctx") or {}).get("min_length", 1)
-    return f"needs at least {least} {'entry' if least == 1 else 'entries'}{_for_example(key)}"
+    entries = "entry" if least == 1 else "entries"
+    return f"needs at least {least} {entries}{_for_example(key, examples)}"
 
 
-def _missing(error: ErrorDetails, key: KeyPath) -> str:
-    found = example(key)
+def _missing(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
+    found = example(key, examples)
     return "required key is missing: add " + (f"`{found}`" if found else "it")
 
 
-def _pattern(error: ErrorDetails, key: KeyPath) -> str:
+def _pattern(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
     if key and key[-1] == "id":
         return (f"must be lowercase words of letters and digits joined by dashes"
-                f"{_such(key, '')}, not {_got(error['input'])}")
+                f"{_such(key, examples, '')}, not {_got(error['input'])}")
     pattern = (error.get("ctx") or {}).get("pattern", "")
     return f"must match the pattern {pattern}, not {_got(error['input'])}"
 
 
-def _kind(noun: str, default: str, hint: bool = False) -> Callable[[ErrorDetails, KeyPath], str]:
-    def sentence(error: ErrorDetails, key: KeyPath) -> str:
+def _kind(noun: str, default: str, hint: bool = False) -> Sentence:
+    def sentence(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
         value = error["input"]
         extra = _as_number_hint(value) if hint else ""
-        return f"must be {noun}{_such(key, default)}, not {_got(value)}{extra}"
+        return f"must be {noun}{_such(key, examples, default)}, not {_got(value)}{extra}"
     return sentence
 
 
-def _text(error: ErrorDetails, key: KeyPath) -> str:
+def _text(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
     value = error["input"]
     quote = ""
     if isinstance(value, bool | int | float):
         shown = str(value).lower() if isinstance(value, bool) else repr(value)
         quote = f' (put it in quotes to keep it as text: "{shown}")'
-    return f"must be text{_such(key, '')}, not {_got(value)}{quote}"
+    return f"must be text{_such(key, examples, '')}, not {_got(value)}{quote}"
+
+
+def _bool(error: ErrorDetails, key: KeyPath, examples: Examples) -> str:
+    return f"must be `true` or `false`, not {_got(error['input'])}"
 
 
 _MAPPING = _kind("a mapping", " (`key: value` lines, or `{key: value, ...}`)")
@@ -254,14 +266,13 @@ _NUMBER = _kind("a number", " such as `0.5` or `1e-5`", hint=True)
 _WHOLE = _kind("a whole number", " such as `3`", hint=True)
 
 #: Our sentence for each pydantic error type that has one.
-SENTENCES: dict[str, Callable[[ErrorDetails, KeyPath], str]] = {
+SENTENCES: dict[str, Sentence] = {
     "dict_type": _MAPPING, "model_type": _MAPPING, "model_attributes_type": _MAPPING,
     "dataclass_type": _MAPPING,
     "list_type": _LIST, "tuple_type": _LIST, "set_type": _LIST, "iterable_type": _LIST,
     "float_type": _NUMBER, "float_parsing": _NUMBER, "finite_number": _NUMBER,
     "int_type": _WHOLE, "int_parsing": _WHOLE, "int_from_float": _WHOLE,
-    "bool_type": lambda error, key: f"must be `true` or `false`, not {_got(error['input'])}",
-    "bool_parsing": lambda error, key: f"must be `true` or `false`, not {_got(error['input'])}",
+    "bool_type": _bool, "bool_parsing": _bool,
     "string_type": _text,
     "literal_error": _choice, "enum": _choice, "union_tag_invalid": _choice,
     "greater_than": _bound("greater than", "gt"),
@@ -274,10 +285,17 @@ SENTENCES: dict[str, Callable[[ErrorDetails, KeyPath], str]] = {
 }
 
 
-def explain(error: ErrorDetails, key: KeyPath) -> str:
-    """Our sentence for a pydantic error about ``key``, else pydantic's own message (a
-    validator's ``ValueError`` is ours already: its text, without pydantic's prefix)."""
-    sentence = SENTENCES.get(error["type"])
-    if sentence is None:
-        return error["msg"].removeprefix("Value error, ")
-    return sentence(error, key)
+def explainer(examples: Examples) -> Callable[[ErrorDetails, KeyPath], str]:
+    """The wording of a file's errors, with ``examples`` of its keys (a table like
+    :data:`EXAMPLES`): for another loader, with its own keys."""
+    def explain(error: ErrorDetails, key: KeyPath) -> str:
+        sentence = SENTENCES.get(error["type"])
+        if sentence is None:
+            return error["msg"].removeprefix("Value error, ")
+        return sentence(error, key, examples)
+    return explain
+
+
+#: Our sentence for a pydantic error about a key of a problem spec, else pydantic's own
+#: message (a validator's ``ValueError`` is ours already: its text, without the prefix).
+explain = explainer(EXAMPLES)
