@@ -147,16 +147,25 @@ def by_hand(seed, x_batch, features):
     spec.write_text(text)
     status, out = run(["validate", str(folder)], cache_dir)
     assert status == ExitStatus.FAILURE
-    assert (f"error {spec}: mistakes[1]: the example 'not_flattened' of mistake 'not-flattened' "
-            "scores full marks (10/10): no case tells this mistake from the reference.") in out
-    assert (f"error {spec}: mistakes[2]: mistake 'ignored-seed' has no example: add a function "
-            "`def ignored_seed(seed, x_batch, features)` to mistakes.py") in out
-    assert (f"error {spec}: structure.accept[0].example: the accepted alternative 'by_hand' "
-            "scores 2/10, not full marks:") in out
-    assert (f"error {spec}: structure.accept[1].example: 'nowhere' is not a function of "
-            "mistakes.py: add `def nowhere(seed, x_batch, features)` written the accepted "
-            "way, so validate can prove it scores full marks") in out
-    assert f"warning {spec}: tolerance: rtol below 1.2e-06" in out
+    lines = spec.read_text().splitlines()
+
+    def at(written: str, key: str) -> str:  # validate's findings point at the key
+        line = next(i for i, text in enumerate(lines, 1) if written in text)
+        return f"{spec}:{line}:{lines[line - 1].index(key) + 1}"
+
+    assert (f"error {at('- id: not-flattened', 'id')}: mistake 2 (not-flattened): the example "
+            "'not_flattened' of mistake 'not-flattened' scores full marks (10/10): no case "
+            "tells this mistake from the reference.") in out
+    assert (f"error {at('- id: ignored-seed', 'id')}: mistake 3 (ignored-seed): mistake "
+            "'ignored-seed' has no example: add a function `def ignored_seed(seed, x_batch, "
+            "features)` to mistakes.py") in out
+    assert (f"error {at('example: by_hand', 'example')}: structure.accept[0].example: the accepted "
+            "alternative 'by_hand' scores 2/10, not full marks:") in out
+    assert (f"error {at('example: nowhere', 'example')}: structure.accept[1].example: "
+            "'nowhere' is not a function of mistakes.py: add `def nowhere(seed, x_batch, "
+            "features)` written the accepted way, so validate can prove it scores full "
+            "marks") in out
+    assert f"warning {at('tolerance: ', 'tolerance')}: tolerance: rtol below 1.2e-06" in out
     assert re.search(r"broken_lift │ 10/10 │ 0/10 │ 1/3 recognised │ too tight │", out), out
     assert "1 problem(s): 4 error(s), 1 warning(s)" in out
 

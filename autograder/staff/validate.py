@@ -37,6 +37,8 @@ from autograder.grading.outcome import ProblemResult, format_points
 from autograder.grading.references import References
 from autograder.sandbox import WorkerSession, WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
+from autograder.spec.source import KeyPath, format_key_path, read_yaml
+from autograder.spec.wording import location
 from autograder.student.statement import starter
 
 #: float32 arithmetic on a CPU: a few units in the last place, times a margin for the
@@ -81,6 +83,16 @@ class Validation:
 
     def warn(self, where: str, message: str) -> None:
         self.findings.append(Finding("warning", where, message))
+
+
+def _at(problem: LoadedProblem, key: KeyPath) -> str:
+    """Where in ``problem``'s spec ``key`` is, as spec errors say it: ``file:line:col:
+    mistake 2 (shared-rng)`` (without the line if the spec cannot be read again)."""
+    try:
+        document = read_yaml(problem.spec_path)
+    except SpecError:
+        return f"{problem.spec_path}: {format_key_path(key)}"
+    return document.issue(key, location(key, document.data), "").where
 
 
 def example_name(mistake: Mistake, defined: set[str]) -> str | None:
@@ -157,7 +169,7 @@ def _wrapper(problem: LoadedProblem, example: str) -> str:
 def _check_mistake(problem: LoadedProblem, index: int, mistake: Mistake, defined: set[str],
                    grader: _Grader, found: Validation,
                    expected: Callable[[], dict[int, np.ndarray]]) -> bool:
-    where = f"{problem.spec_path}: mistakes[{index}]"
+    where = _at(problem, ("mistakes", index))
     name = example_name(mistake, defined)
     variants = problem.spec.variants
     if name is None or name not in defined:
@@ -207,7 +219,7 @@ def _check_mistake(problem: LoadedProblem, index: int, mistake: Mistake, defined
 def _check_alternative(problem: LoadedProblem, index: int, name: str, defined: set[str],
                        grader: _Grader, found: Validation) -> None:
     """An accepted alternative structure's example must score full marks."""
-    where = f"{problem.spec_path}: structure.accept[{index}].example"
+    where = _at(problem, ("structure", "accept", index, "example"))
     if name not in defined:
         found.error(where, f"{name!r} is not a function of {problem.spec.variants}: add "
                            f"`def {name}({', '.join(problem.spec.parameter_names)})` written "
@@ -235,7 +247,7 @@ def _check_loose(problem: LoadedProblem, mistake: Mistake, name: str, result: Pr
         scale = float(np.max(np.abs(want), initial=0.0)) or 1.0
         if diff / scale > NOISE:
             tol = problem.spec.tolerance_for(case.index)
-            found.warn(f"{problem.spec_path}: cases[{case.index}]",
+            found.warn(_at(problem, ("cases", case.index)),
                        f"the example {name!r} of mistake {mistake.id!r} passes {case.label} "
                        f"although it differs from the reference by up to {diff:.3g} "
                        f"({diff / scale:.1e} of the output's scale): the tolerance "
@@ -252,8 +264,8 @@ def _check_tolerances(problem: LoadedProblem, backend: str, found: Validation) -
         if tol.rtol < floor and tol.atol < floor:
             tight.append(index)
     if tight:
-        where = (f"{problem.spec_path}: tolerance" if len(tight) == len(spec.cases)
-                 else f"{problem.spec_path}: cases[{tight[0]}].tolerance")
+        where = _at(problem, ("tolerance",) if len(tight) == len(spec.cases)
+                    else ("cases", tight[0], "tolerance"))
         found.warn(where, f"rtol below {floor:.1e}, what float32 arithmetic on the {backend} "
                           f"backend can promise for a correct solution computed in another "
                           f"order, on {len(tight)} case(s): a correct student may fail; use "
