@@ -37,7 +37,7 @@ from autograder.spec.assignment import (
     read_assignment,
     select_problems,
 )
-from autograder.staff import analytics, authoring, gradebook, progress
+from autograder.staff import analytics, authoring, gradebook, mutation_report, progress
 from autograder.staff import export as export_of
 from autograder.staff import mutants as mutation
 from autograder.staff import regrade as batch
@@ -285,7 +285,7 @@ def _analyze(problems: Sequence[LoadedProblem], options: GradeOptions, jobs: int
     does not declare equivalent, nor an error."""
     with progress.mutants_progress(context.out) as steps:
         analyses = mutation.analyze_all(problems, options, jobs, steps)
-    mutation.print_analyses(analyses, context.out)
+    mutation_report.print_analyses(analyses, context.out)
     return all(a.ok for a in analyses)
 
 

@@ -11,14 +11,15 @@ included, and classified:
 - **caught only by the structure test**: every case passes, the structure test fails;
 - **equivalent**: nothing fails and the spec declares it equivalent
   (``mutants.equivalent``, with a reason);
-- **survived**: it loses no points. When its outputs are the reference's on every case it is
-  probably equivalent (declare it); either way the variations of the spec's own cases
-  (:mod:`autograder.staff.suggest`) are graded against it, and one that catches it is
-  suggested as a case to paste into the spec.
+- **survived**: it loses no points (when its outputs are the reference's on every case, it
+  is probably equivalent).
 
-A declared id that matches no mutant (a stale declaration), and a declared one that is
-caught, are errors. The smallest set of cases catching every mutant caught by values is
-found greedily.
+Each survivor, and each mutant declared equivalent, is then graded against variations of
+the spec's own cases (:mod:`autograder.staff.suggest`); the fewest that catch them are
+suggested as cases to paste into the spec. A declared id that matches no mutant (a stale
+declaration), and a declared one that the cases catch, are errors; a declared one that a
+variation catches is a warning. The smallest set of cases catching every mutant caught by
+values is found greedily, as is the fewest variations to add.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from autograder.errors import GraderError
 from autograder.grading.engine import GradeOptions, grade
@@ -64,7 +63,7 @@ class Graded:
     verdict: Verdict
     #: The cases that failed (0-based indices).
     failing: tuple[int, ...] = ()
-    #: How they failed: the feedback ids (``runtime-error``, ``wrong-shape``, a mistake's).
+    #: How they failed, beside the mistakes named: ``runtime-error``, ``wrong-shape``...
     kinds: tuple[str, ...] = ()
     #: The declared mistakes its failing tests are tagged with.
     mistakes: tuple[str, ...] = ()
@@ -72,9 +71,9 @@ class Graded:
     same_outputs: bool = False
     #: The reason given, when the spec declares it equivalent.
     why: str | None = None
-    #: A variation of the cases that catches it (survivors only), and how many were tried.
-    suggestion: suggest.Candidate | None = None
-    tried: int = 0
+    #: The variations of the cases (``Analysis.candidates``) that catch it (graded for the
+    #: survivors and the mutants declared equivalent only).
+    catching: tuple[int, ...] = ()
 
 
 @dataclass
@@ -84,8 +83,12 @@ class Analysis:
     problem: LoadedProblem
     graded: list[Graded] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Mutants declared equivalent that a variation of the cases catches after all.
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     jobs: int = 1
+    #: The variations of the cases the survivors were graded against.
+    candidates: list[suggest.Candidate] = field(default_factory=list)
 
     def count(self, verdict: Verdict) -> int:
         return sum(g.verdict == verdict for g in self.graded)
@@ -101,6 +104,16 @@ class Analysis:
         values."""
         return smallest_cover([frozenset(g.failing) for g in self.graded
                                if g.verdict == "values"])
+
+    @property
+    def to_add(self) -> list[tuple[suggest.Candidate, list[Graded]]]:
+        """The fewest variations of the cases (found greedily) that catch every survivor
+        (and every mutant declared equivalent) some variation catches, each with the
+        mutants it catches."""
+        survivors = [g for g in self.graded if g.verdict in ("survived", "equivalent")]
+        chosen = smallest_cover([frozenset(g.catching) for g in survivors])
+        return [(self.candidates[i], [g for g in survivors if i in g.catching])
+                for i in chosen]
 
 
 class Steps(Protocol):
@@ -129,21 +142,6 @@ def smallest_cover(sets: Sequence[frozenset[int]]) -> list[int]:
         chosen.append(best)
         left = [s for s in left if best not in s]
     return chosen
-
-
-def summary_line(generated: int, values: int, structure: int, survived: int,
-                 equivalent: int = 0) -> str:
-    """``mutants: N generated, K caught by values, S caught only by the structure test, U
-    survived``, and ``, E equivalent`` when some are declared equivalent."""
-    line = (f"mutants: {generated} generated, {values} caught by values, {structure} caught "
-            f"only by the structure test, {survived} survived")
-    return line + (f", {equivalent} equivalent" if equivalent else "")
-
-
-def analysis_line(analysis: Analysis) -> str:
-    return summary_line(len(analysis.graded), analysis.count("values"),
-                        analysis.count("structure"), analysis.count("survived"),
-                        analysis.count("equivalent"))
 
 
 class _Graders:
@@ -213,28 +211,35 @@ def classify(mutant: Mutant, result: ProblemResult, reference: dict[int, np.ndar
     return Graded(mutant, "survived", same_outputs=same)
 
 
-def _declaration_errors(problem: LoadedProblem, mutants: Sequence[Mutant],
-                        graded: Sequence[Graded]) -> list[str]:
+def stale_declarations(problem: LoadedProblem, mutants: Sequence[Mutant]) -> list[str]:
+    """An error for each id of ``mutants.equivalent`` that names none of ``mutants``."""
     ids = [m.id for m in mutants]
+    errors = []
+    for index, declared in enumerate(problem.spec.mutants.equivalent):
+        if declared.id in ids:
+            continue
+        close = difflib.get_close_matches(declared.id, ids, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        errors.append(f"{problem.spec_path}: mutants.equivalent[{index}].id: no mutant "
+                      f"{declared.id!r} is made from {problem.spec.reference}{hint}: the "
+                      "reference changed or the id is misspelt; fix the id (`autograder "
+                      "mutants` lists them) or remove the declaration")
+    return errors
+
+
+def caught_declarations(problem: LoadedProblem, graded: Sequence[Graded]) -> list[str]:
+    """An error for each mutant declared equivalent that loses points after all."""
     verdicts = {g.mutant.id: g for g in graded}
     errors = []
     for index, declared in enumerate(problem.spec.mutants.equivalent):
-        where = f"{problem.spec_path}: mutants.equivalent[{index}].id"
-        if declared.id not in verdicts:
-            close = difflib.get_close_matches(declared.id, ids, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            errors.append(f"{where}: no mutant {declared.id!r} is made from "
-                          f"{problem.spec.reference}{hint}: the reference changed or the id "
-                          "is misspelt; fix the id (`autograder mutants` lists them) or "
-                          "remove the declaration")
+        found = verdicts.get(declared.id)
+        if found is None or found.verdict not in ("values", "structure"):
             continue
-        found = verdicts[declared.id]
-        if found.verdict in ("values", "structure"):
-            how = (", ".join(problem.spec.case_label(i) for i in found.failing[:3])
-                   if found.failing else "the structure test")
-            errors.append(f"{where}: {declared.id!r} is declared equivalent but is "
-                          f"{VERDICTS[found.verdict]} ({how}): it is not equivalent; remove "
-                          "the declaration")
+        how = (", ".join(problem.spec.case_label(i) for i in found.failing[:3])
+               if found.failing else "the structure test")
+        errors.append(f"{problem.spec_path}: mutants.equivalent[{index}].id: {declared.id!r} "
+                      f"is declared equivalent but is {VERDICTS[found.verdict]} ({how}): it "
+                      "is not equivalent; remove the declaration")
     return errors
 
 
@@ -249,11 +254,13 @@ def analyze(problem: LoadedProblem, options: GradeOptions, jobs: int = 1,
         mutants = generate(problem.reference_path.read_text(encoding="utf-8"),
                            len(shape) if shape is not None else None)
     except (OSError, SyntaxError, ValueError) as exc:
-        found.errors.append(f"{problem.reference_path}: cannot make its mutants: {exc}")
+        found.errors.append(f"{problem.reference_path}: cannot make its mutants: {exc}; "
+                            "fix the reference (`autograder validate` grades it)")
         return found
     if jobs > 1 and options.memory_limit is None:  # each worker gets its share
         options = replace(options, memory_limit=default_memory_limit(jobs))
     declared = {e.id: e.why for e in problem.spec.mutants.equivalent}
+    found.errors += stale_declarations(problem, mutants)
     steps.add(1 + len(mutants))
     with tempfile.TemporaryDirectory(prefix="autograder-mutants-") as scratch:
         graders = _Graders(options, Path(scratch), jobs)
@@ -267,6 +274,7 @@ def analyze(problem: LoadedProblem, options: GradeOptions, jobs: int = 1,
                     f"{format_points(reference.points)}/{format_points(reference.max_points)}, "
                     "not full marks, so its mutants cannot be judged; run `autograder "
                     "validate` on the problem and fix it first")
+                found.seconds = time.monotonic() - start
                 return found
             outputs = {c.index: c.output for c in reference.cases if c.output is not None}
             filename = f"{problem.spec.function}.py"
@@ -278,22 +286,31 @@ def analyze(problem: LoadedProblem, options: GradeOptions, jobs: int = 1,
 
             found.graded = graders.map([one(m) for m in mutants],
                                        lambda g: steps.done(f"{problem.id}: {g.mutant.id}"))
-            found.graded = _suggest(problem, found.graded, graders, Path(scratch), steps)
+            _suggest(problem, found, graders, Path(scratch), steps)
         finally:
             graders.close()
-    found.errors += _declaration_errors(problem, mutants, found.graded)
+    found.errors += caught_declarations(problem, found.graded)
+    for graded in found.graded:
+        if graded.verdict == "equivalent" and graded.catching:
+            first = found.candidates[graded.catching[0]]
+            found.warnings.append(
+                f"{problem.spec_path}: mutants.equivalent: {graded.mutant.id!r} is declared "
+                f"equivalent, but a variation of {problem.spec.case_label(first.source)} "
+                f"catches it ({first.what}): it is not; add the case below and remove the "
+                "declaration")
     found.seconds = time.monotonic() - start
     return found
 
 
-def _suggest(problem: LoadedProblem, graded: list[Graded], graders: _Graders, scratch: Path,
-             steps: Steps) -> list[Graded]:
-    """Each survivor graded on the variations of the cases, with the first that catches it."""
-    survivors = [g for g in graded if g.verdict == "survived"]
-    tried = suggest.candidates(problem)
-    if not survivors or not tried:
-        return [replace(g, tried=len(tried)) if g.verdict == "survived" else g for g in graded]
-    candidates = suggest.candidate_problem(problem, tried)
+def _suggest(problem: LoadedProblem, found: Analysis, graders: _Graders, scratch: Path,
+             steps: Steps) -> None:
+    """Grade each survivor, and each mutant declared equivalent, on the variations of the
+    cases: which catch it."""
+    survivors = [g for g in found.graded if g.verdict in ("survived", "equivalent")]
+    found.candidates = suggest.candidates(problem) if survivors else []
+    if not found.candidates:
+        return
+    candidates = suggest.candidate_problem(problem, found.candidates)
     # Their folder is the problem's: their expected outputs must not go in the real cache.
     options = replace(graders.options, cache_dir=scratch / "candidates-expected")
     filename = f"{problem.spec.function}.py"
@@ -302,100 +319,16 @@ def _suggest(problem: LoadedProblem, graded: list[Graded], graders: _Graders, sc
     def one(survivor: Graded) -> Callable[[], Graded]:
         def run() -> Graded:
             result = graders.grade(candidates, {filename: survivor.mutant.source}, options)
-            catching = [c.index for c in result.cases if c.feedback is not None]
-            return replace(survivor, tried=len(tried),
-                           suggestion=tried[catching[0]] if catching else None)
+            return replace(survivor, catching=tuple(c.index for c in result.cases
+                                                    if c.feedback is not None))
         return run
 
     updated = {g.mutant.id: g for g in graders.map(
-        [one(s) for s in survivors], lambda g: steps.done(f"{problem.id}: a case for "
+        [one(s) for s in survivors], lambda g: steps.done(f"{problem.id}: cases for "
                                                           f"{g.mutant.id}"))}
-    return [updated.get(g.mutant.id, g) for g in graded]
+    found.graded = [updated.get(g.mutant.id, g) for g in found.graded]
 
 
 def analyze_all(problems: Sequence[LoadedProblem], options: GradeOptions, jobs: int = 1,
                 steps: Steps | None = None) -> list[Analysis]:
     return [analyze(problem, options, jobs, steps) for problem in problems]
-
-
-# -- the terminal ----------------------------------------------------------------------------
-
-def _caught_by(analysis: Analysis, graded: Graded, cover: Sequence[int]) -> str:
-    if graded.verdict == "structure":
-        return "the structure test"
-    if not graded.failing:
-        return "-"
-    first = next((i for i in cover if i in graded.failing), graded.failing[0])
-    more = len(graded.failing) - 1
-    return analysis.problem.spec.case_label(first) + (f" (+{more} more)" if more else "")
-
-
-def _verdict(graded: Graded) -> str:
-    text = VERDICTS[graded.verdict]
-    if graded.verdict == "values":
-        return f"[green]{text}[/]" + (f" ({', '.join(graded.kinds)})" if graded.kinds else "")
-    if graded.verdict == "structure":
-        return f"[yellow]{text}[/]"
-    if graded.verdict == "equivalent":
-        return f"[blue]{text}[/]"
-    return f"[red]{text}[/]" + (" (same outputs)" if graded.same_outputs else "")
-
-
-def print_analysis(analysis: Analysis, console: Console) -> None:
-    """The table of mutants, the errors, what to do about each survivor, and the count."""
-    problem = analysis.problem
-    cover = analysis.cover
-    table = Table(title=f"Mutants of {problem.id}", title_justify="left")
-    for column in ("mutant", "what changed", "line", "verdict", "mistake", "caught by"):
-        table.add_column(column, justify="right" if column == "line" else "left")
-    for graded in analysis.graded:
-        table.add_row(graded.mutant.id, graded.mutant.change, str(graded.mutant.line),
-                      _verdict(graded), ", ".join(graded.mistakes) or "-",
-                      _caught_by(analysis, graded, cover))
-    console.print(table)
-    say = console.print
-    for error in analysis.errors:
-        say("[red]error[/] ", end="")
-        say(error, markup=False, highlight=False)
-    for graded in analysis.graded:
-        if graded.verdict == "equivalent":
-            say(f"equivalent {graded.mutant.id}: {graded.why}", markup=False, highlight=False)
-        if graded.verdict != "survived":
-            continue
-        say("[red]survived[/] ", end="")
-        lead = f"{graded.mutant.id} (line {graded.mutant.line}: {graded.mutant.change})"
-        if graded.same_outputs:
-            lead += (": same outputs on every case: probably equivalent; declare it in "
-                     f"{problem.spec_path} (mutants: {{equivalent: [{{id: ..., why: ...}}]}})"
-                     " or add a case that tells it apart")
-        if graded.suggestion is not None:
-            source = problem.spec.case_label(graded.suggestion.source)
-            say(f"{lead}. A case that catches it ({source} with "
-                f"{graded.suggestion.what}); paste it under `cases:` of {problem.spec_path}:",
-                markup=False, highlight=False)
-            say(suggest.case_yaml(problem, graded.suggestion.case), markup=False,
-                highlight=False, end="")
-        else:
-            say(f"{lead}. None of {graded.tried} variation(s) of the cases (sizes of 1 made "
-                "3, shapes transposed, seeds of 0 made 1) catches it: add a case that does, "
-                "or declare it equivalent with why", markup=False, highlight=False)
-    if cover:
-        say("cases that catch every mutant caught by values: "
-            + ", ".join(problem.spec.case_label(i) for i in cover), markup=False,
-            highlight=False)
-    say(f"{problem.id}: {len(analysis.graded)} mutant(s) graded in {analysis.seconds:.0f} s "
-        f"({analysis.jobs} at a time)", style="dim", highlight=False)
-    say(analysis_line(analysis), style="bold green" if analysis.ok else "bold red",
-        highlight=False, soft_wrap=True)
-
-
-def print_analyses(analyses: Sequence[Analysis], console: Console) -> None:
-    for analysis in analyses:
-        print_analysis(analysis, console)
-    if len(analyses) > 1:
-        total = summary_line(*(sum(x) for x in zip(*(
-            (len(a.graded), a.count("values"), a.count("structure"), a.count("survived"),
-             a.count("equivalent")) for a in analyses), strict=True)))
-        ok = all(a.ok for a in analyses)
-        console.print(f"{len(analyses)} problems: {total}",
-                      style="bold green" if ok else "bold red", highlight=False, soft_wrap=True)

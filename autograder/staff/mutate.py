@@ -29,7 +29,7 @@ import ast
 import copy
 from dataclasses import dataclass
 
-from autograder.protocol.parsing import LOCK as PARSING
+from autograder.files import parse_python
 from autograder.staff.operators import OPERATORS
 from autograder.staff.sites import Sites
 
@@ -54,8 +54,7 @@ def generate(source: str, output_rank: int | None = None) -> list[Mutant]:
     ``output_rank``: how many axes the output has before flattening (the spec's
     ``returns.shape``); a flattening order is only changed for two or more (None: unknown,
     changed). Raises SyntaxError for a source Python cannot parse."""
-    with PARSING:
-        tree = ast.parse(source)
+    tree = parse_python(source, "reference.py")
     sites = Sites(tree)
     original = ast.unparse(tree)
     seen = {original}
