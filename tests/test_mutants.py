@@ -212,6 +212,20 @@ def test_the_command_refuses_what_it_cannot_analyse(tmp_path: Path) -> None:
     assert status == ExitStatus.USAGE and "--jobs must be at least 1" in out
     status, out = run(["mutants", str(tmp_path)], tmp_path)
     assert status == ExitStatus.USAGE and "no problem.yaml" in out
+    status, out = run(["mutants", "--assignment", str(tmp_path / "week.yaml")], tmp_path)
+    assert status == ExitStatus.USAGE and f"no assignment file {tmp_path / 'week.yaml'}" in out
+    status, out = run(["mutants", str(BATCH), str(ENSEMBLE), "--assignment",
+                       str(tmp_path / "week.yaml")], tmp_path)
+    assert status == ExitStatus.USAGE and "names problems of one bank" in out
+
+
+def test_validate_mutants_analyses_only_the_problems_that_validate(tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(BATCH, tmp_path / "vmap_over_batch"))
+    spec = folder / "problem.yaml"
+    spec.write_text(spec.read_text().replace("tolerance: {rtol:", "tolerance: {rtl:"))
+    status, out = run(["validate", str(folder), "--mutants"], tmp_path)
+    assert status == ExitStatus.FAILURE
+    assert "mutants: not analysed, as they do not validate: vmap_over_batch" in out
 
 
 # -- grading the mutants (real workers) --------------------------------------------------------

@@ -47,7 +47,7 @@ def _verdict(graded: Graded) -> str:
     if graded.verdict == "values":
         return f"[green]{text}[/]" + (f" ({', '.join(graded.kinds)})" if graded.kinds else "")
     if graded.verdict == "structure":
-        return f"[yellow]{text}[/]"
+        return f"[yellow]{text}[/]" + (f" ({', '.join(graded.kinds)})" if graded.kinds else "")
     if graded.verdict == "equivalent":
         return f"[blue]{text}[/]"
     return f"[red]{text}[/]" + (" (same outputs)" if graded.same_outputs else "")
