@@ -144,20 +144,24 @@ def test_the_smallest_cover_is_greedy_and_prefers_the_lowest_case() -> None:
     assert smallest_cover([frozenset()]) == []
 
 
-def declare(folder: Path, entries: list[dict[str, str]]) -> None:
+def declare(folder: Path, entries: list[dict[str, str]]) -> int:
+    """Declare ``entries`` equivalent in the spec of ``folder``; the line of the first id."""
     spec = folder / "problem.yaml"
-    spec.write_text(spec.read_text() + yaml.safe_dump({"mutants": {"equivalent": entries}}))
+    text = spec.read_text()
+    spec.write_text(text + yaml.safe_dump({"mutants": {"equivalent": entries}}, width=200))
+    return len(text.splitlines()) + 3  # mutants:, equivalent:, then "  - id: ..."
 
 
 def test_a_stale_declaration_is_an_error_naming_the_key_and_the_closest_id(
         tmp_path: Path) -> None:
     folder = Path(shutil.copytree(BATCH, tmp_path / "vmap_over_batch"))
-    declare(folder, [{"id": "fwd: nnx.vmap in_axes (None, 0) -> (0,None)", "why": "typo"}])
+    line = declare(folder, [{"id": "fwd: nnx.vmap in_axes (None, 0) -> (0,None)",
+                             "why": "typo"}])
     problem = load_problem(folder)
     mutants = generate((folder / "reference.py").read_text())
     [error] = stale_declarations(problem, mutants)
     assert error == (
-        f"{folder / 'problem.yaml'}: mutants.equivalent[0].id: no mutant 'fwd: nnx.vmap "
+        f"{folder / 'problem.yaml'}:{line}:5: mutants.equivalent[0].id: no mutant 'fwd: nnx.vmap "
         "in_axes (None, 0) -> (0,None)' is made from reference.py (did you mean 'fwd: "
         "nnx.vmap in_axes (None, 0) -> (0, None)'?): the reference changed or the id is "
         "misspelt; fix the id (`autograder mutants` lists them) or remove the declaration")
@@ -298,15 +302,16 @@ def test_an_undeclared_survivor_fails_and_the_same_survivor_declared_passes(
         "mutants: 11 generated, 8 caught by values, 1 caught only by the structure test, "
         "2 survived")
 
-    declare(folder, [{"id": transposed, "why": "a batch of one reads the same transposed"},
-                     {"id": out_axes, "why": "a batch of one reads the same transposed"}])
+    line = declare(folder, [{"id": transposed, "why": "a batch of one reads the same transposed"},
+                            {"id": out_axes, "why": "a batch of one reads the same transposed"}])
     status, out = run(["mutants", str(folder)], cache_dir)
     said = " ".join(out.split())
     assert status == ExitStatus.SUCCESS
     assert f"equivalent {transposed}: a batch of one reads the same transposed" in said
     # A variation still catches them: the declaration is doubted, the run passes.
-    assert (f"warning {folder / 'problem.yaml'}: mutants.equivalent: {transposed!r} is "
-            "declared equivalent, but a variation of case 1 (a batch of one) catches it") in said
+    assert (f"warning {folder / 'problem.yaml'}:{line}:5: mutants.equivalent[0].id: "
+            f"{transposed!r} is declared equivalent, but a variation of case 1 (a batch of one) "
+            "catches it") in said
     assert out.rstrip().endswith(
         "mutants: 11 generated, 8 caught by values, 1 caught only by the structure test, "
         "0 survived, 2 equivalent")

@@ -39,12 +39,14 @@ from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
-from autograder.errors import GraderError
+from autograder.errors import GraderError, SpecError
 from autograder.grading.engine import GradeOptions, grade
 from autograder.grading.outcome import ProblemResult, format_points
 from autograder.sandbox import WorkerSession
 from autograder.sandbox.isolation import default_memory_limit
 from autograder.spec import LoadedProblem
+from autograder.spec.source import KeyPath, format_key_path, read_yaml
+from autograder.spec.wording import location
 from autograder.staff import suggest
 from autograder.staff.mutate import Mutant, generate
 
@@ -211,6 +213,16 @@ def classify(mutant: Mutant, result: ProblemResult, reference: dict[int, np.ndar
     return Graded(mutant, "survived", same_outputs=same)
 
 
+def _at(problem: LoadedProblem, key: KeyPath) -> str:
+    """Where ``key`` is in ``problem``'s spec, as spec errors say it (``file:line:col:
+    mutants.equivalent[0].id``; without the line if the spec cannot be read again)."""
+    try:
+        document = read_yaml(problem.spec_path)
+    except SpecError:
+        return f"{problem.spec_path}: {format_key_path(key)}"
+    return document.issue(key, location(key, document.data), "").where
+
+
 def stale_declarations(problem: LoadedProblem, mutants: Sequence[Mutant]) -> list[str]:
     """An error for each id of ``mutants.equivalent`` that names none of ``mutants``."""
     ids = [m.id for m in mutants]
@@ -220,7 +232,7 @@ def stale_declarations(problem: LoadedProblem, mutants: Sequence[Mutant]) -> lis
             continue
         close = difflib.get_close_matches(declared.id, ids, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        errors.append(f"{problem.spec_path}: mutants.equivalent[{index}].id: no mutant "
+        errors.append(f"{_at(problem, ('mutants', 'equivalent', index, 'id'))}: no mutant "
                       f"{declared.id!r} is made from {problem.spec.reference}{hint}: the "
                       "reference changed or the id is misspelt; fix the id (`autograder "
                       "mutants` lists them) or remove the declaration")
@@ -237,7 +249,7 @@ def caught_declarations(problem: LoadedProblem, graded: Sequence[Graded]) -> lis
             continue
         how = (", ".join(problem.spec.case_label(i) for i in found.failing[:3])
                if found.failing else "the structure test")
-        errors.append(f"{problem.spec_path}: mutants.equivalent[{index}].id: {declared.id!r} "
+        errors.append(f"{_at(problem, ('mutants', 'equivalent', index, 'id'))}: {declared.id!r} "
                       f"is declared equivalent but is {VERDICTS[found.verdict]} ({how}): it "
                       "is not equivalent; remove the declaration")
     return errors
@@ -293,8 +305,11 @@ def analyze(problem: LoadedProblem, options: GradeOptions, jobs: int = 1,
     for graded in found.graded:
         if graded.verdict == "equivalent" and graded.catching:
             first = found.candidates[graded.catching[0]]
+            index = next(i for i, e in enumerate(problem.spec.mutants.equivalent)
+                         if e.id == graded.mutant.id)
             found.warnings.append(
-                f"{problem.spec_path}: mutants.equivalent: {graded.mutant.id!r} is declared "
+                f"{_at(problem, ('mutants', 'equivalent', index, 'id'))}: "
+                f"{graded.mutant.id!r} is declared "
                 f"equivalent, but a variation of {problem.spec.case_label(first.source)} "
                 f"catches it ({first.what}): it is not; add the case below and remove the "
                 "declaration")
