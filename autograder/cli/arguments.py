@@ -31,8 +31,8 @@ def parser(student: bool = False) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="autograder", description="Grade Flax lifted-transform exercises.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    staff_commands = (_grade, _gradescope, _warm, _harden, _zip, _new, _validate, _schema,
-                      _regrade, _report, _kit)
+    staff_commands = (_grade, _gradescope, _warm, _harden, _zip, _new, _validate, _mutants,
+                      _schema, _regrade, _report, _kit)
     for add_student in (_start, _check):
         add_student(commands, student)
     for add in () if student else staff_commands:
@@ -225,6 +225,29 @@ def _validate(commands: _Commands) -> None:
                                "problems that exist (repeatable; by default every "
                                "assignments/*.yaml beside the problems is checked too)")
     _cache(validate)
+    validate.add_argument("--mutants", action="store_true",
+                          help="then run the mutation analysis (`autograder mutants`) of the "
+                               "problems that validated; exits 1 if either fails")
+
+
+def _mutants(commands: _Commands) -> None:
+    mutants = commands.add_parser(
+        "mutants", help="mutation analysis: would the cases catch undeclared mistakes?",
+        description="Make mutants of each problem's reference (in_axes swapped, a lift "
+                    "removed, a cast dropped, a seed fixed, ...), grade each through the "
+                    "real grading path with every case, and say which the cases catch by "
+                    "their values, which only the structure test catches, and which survive "
+                    "(with a case to add when a variation of the spec's own cases catches "
+                    "it). Exits 1 when a mutant survives that the spec does not declare "
+                    "equivalent (mutants.equivalent), or a declaration is stale.")
+    mutants.add_argument("paths", type=Path, nargs="*", default=[DEFAULT_PROBLEMS],
+                         metavar="PROBLEM_DIR",
+                         help="problem folders, or a folder of them (default: %(default)s); "
+                              "with --assignment, the problems folder it names problems of")
+    _assignment(mutants, "analyse")
+    mutants.add_argument("--jobs", type=int, default=1, metavar="N",
+                         help="mutants graded at a time (default: %(default)s)")
+    _cache(mutants)
 
 
 def _schema(commands: _Commands) -> None:

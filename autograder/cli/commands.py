@@ -29,15 +29,17 @@ from autograder.grading.engine import GradeOptions
 from autograder.grading.outcome import format_points
 from autograder.grading.references import warm_cache
 from autograder.sandbox import isolation
-from autograder.spec import LoadedProblem, discover_problems, load_problems
+from autograder.spec import LoadedProblem, discover_problems, load_problem, load_problems
 from autograder.spec.assignment import (
     assignment_folders,
     assignments_beside,
+    load_assignment,
     read_assignment,
     select_problems,
 )
-from autograder.staff import analytics, authoring, gradebook, progress
+from autograder.staff import analytics, authoring, gradebook, mutation_report, progress
 from autograder.staff import export as export_of
+from autograder.staff import mutants as mutation
 from autograder.staff import regrade as batch
 from autograder.staff import validate as validation
 from autograder.student import precheck
@@ -272,7 +274,58 @@ def validate(args: argparse.Namespace, context: Context) -> ExitStatus:
         results = validation.validate(directories, options, on_step)
     validation.print_validation(results, context.out, assignments, issues)
     ok = all(r.ok for r in results) and not issues
+    if args.mutants:
+        ok = _mutants_of_validated(results, options, context) and ok
     return ExitStatus.SUCCESS if ok else ExitStatus.FAILURE
+
+
+def _analyze(problems: Sequence[LoadedProblem], options: GradeOptions, jobs: int,
+             context: Context) -> bool:
+    """The mutation analysis of ``problems``, printed; whether none has a survivor the spec
+    does not declare equivalent, nor an error."""
+    with progress.mutants_progress(context.out) as steps:
+        analyses = mutation.analyze_all(problems, options, jobs, steps)
+    mutation_report.print_analyses(analyses, context.out)
+    return all(a.ok for a in analyses)
+
+
+def mutants(args: argparse.Namespace, context: Context) -> ExitStatus:
+    """``autograder mutants PROBLEM_DIR... [--assignment FILE] [--jobs N] [--cache DIR]``."""
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.assignment is not None:
+        if len(args.paths) != 1:
+            raise UsageError("--assignment names problems of one bank: give one problems "
+                             "folder (or none, for the checkout's)")
+        if not args.assignment.is_file():
+            raise UsageError(f"no assignment file {args.assignment}")
+        problems = load_assignment(args.assignment, args.paths[0])
+    else:
+        folders: list[Path] = []
+        for path in args.paths:
+            found = discover_problems(path)
+            if not found:
+                raise UsageError(f"no problem.yaml in {path} or its sub-folders")
+            folders += [f for f in found if f not in folders]
+        problems = [load_problem(folder) for folder in folders]
+    cache = args.cache or default_cache_dir(context.env)
+    options = GradeOptions(grader_env=context.env, cache_dir=cache,
+                           compile_cache=compile_cache_beside(cache))
+    ok = _analyze(problems, options, args.jobs, context)
+    return ExitStatus.SUCCESS if ok else ExitStatus.FAILURE
+
+
+def _mutants_of_validated(results: Sequence[validation.Validation], options: GradeOptions,
+                          context: Context) -> bool:
+    """``validate --mutants``: the analysis of the problems that validated."""
+    valid = [r.directory for r in results if r.ok]
+    skipped = [r.directory.name for r in results if not r.ok]
+    if skipped:
+        context.out.print(f"mutants: not analysed, as they do not validate: "
+                          f"{', '.join(skipped)}", highlight=False, markup=False)
+    if not valid:
+        return not skipped
+    return _analyze([load_problem(d) for d in valid], options, 1, context)
 
 
 def _assignments_to_check(given: Sequence[Path], banks: Sequence[Path]) -> tuple[

@@ -30,6 +30,7 @@ HANDLERS: Mapping[str, commands.Handler] = {
     "start": commands.start,
     "new": commands.new,
     "validate": commands.validate,
+    "mutants": commands.mutants,
     "schema": commands.schema,
     "regrade": commands.regrade,
     "report": commands.report,

@@ -31,9 +31,11 @@ from autograder.spec.model import (
     Alternative,
     Case,
     Detect,
+    EquivalentMutant,
     LiftPattern,
     LoadedProblem,
     Mistake,
+    Mutants,
     Parameter,
     Problem,
     Returns,
@@ -59,7 +61,7 @@ _UNION_TAGS = frozenset({"int", "float", "array", "detect", "detect-list"})
 def _vocabulary() -> set[str]:
     words: set[str] = set()
     for model in (Problem, Case, Parameter, Returns, Tolerance, ArrayInput, Mistake, Detect,
-                  LiftPattern, Structure, Alternative):
+                  LiftPattern, Structure, Alternative, Mutants, EquivalentMutant):
         words.update(model.model_fields)
     return words
 
@@ -315,6 +317,7 @@ def visible_spec_text(problem: LoadedProblem) -> str:
     raw.pop("reference", None)
     raw.pop("variants", None)
     raw.pop("checks", None)  # checks are code: not in the kit
+    raw.pop("mutants", None)  # they quote the reference's code
     raw["points"] = round(sum(spec.case_points(i) for i in visible)
                           + (spec.structure.points if spec.structure else 0.0), 6)
     if spec.structure is not None:  # an assignment's points scale it

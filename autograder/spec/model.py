@@ -253,6 +253,31 @@ class Structure(StrictModel):
         return (self.expect, *(a.expect for a in self.accept))
 
 
+class EquivalentMutant(StrictModel):
+    """A mutant of the reference (``autograder mutants``) that computes what the reference
+    computes on every input the spec allows, so no case can catch it."""
+
+    id: str = Field(description="the mutant's id, as `autograder mutants` prints it")
+    why: str = Field(min_length=1, description="why no input can tell it from the reference")
+
+
+class Mutants(StrictModel):
+    """What the mutation analysis of the problem's cases (``autograder mutants``) is told."""
+
+    equivalent: tuple[EquivalentMutant, ...] = Field(
+        (), description="mutants declared equivalent to the reference; an id that matches no "
+                        "mutant is an error (a stale declaration)")
+
+    @field_validator("equivalent")
+    @classmethod
+    def _unique(cls, value: tuple[EquivalentMutant, ...]) -> tuple[EquivalentMutant, ...]:
+        ids = [e.id for e in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"mutant {twice[0]!r} is declared equivalent twice; keep one")
+        return value
+
+
 class Case(StrictModel):
     """One call of the student's function, compared with the reference."""
 
@@ -285,6 +310,8 @@ class Problem(StrictModel):
     structure: Structure | None = None
     mistakes: tuple[Mistake, ...] = ()
     cases: tuple[Case, ...] = Field(min_length=1)
+    mutants: Mutants = Field(Mutants(), description="for `autograder mutants`: the mutants "
+                                                    "of the reference declared equivalent")
 
     _function = field_validator("function")(check_identifier)
 

@@ -1,5 +1,5 @@
-"""Progress bars of the staff's long commands, on the console: validate's steps, and the
-regrade's submissions (done/total, rate per minute and time left)."""
+"""Progress bars of the staff's long commands, on the console: validate's steps, the
+mutants graded, and the regrade's submissions (done/total, rate per minute and time left)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,28 @@ def regrade_progress(console: Console) -> Iterator[RegradeProgress]:
                TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         yield RegradeProgress(progress)
+
+
+@dataclass
+class MutantsProgress:
+    """The mutation analysis's steps (:class:`autograder.staff.mutants.Steps`): its total
+    grows as each problem's mutants are made."""
+
+    progress: Progress
+    task: TaskID
+
+    def add(self, count: int) -> None:
+        task = next(t for t in self.progress.tasks if t.id == self.task)
+        self.progress.update(self.task, total=(task.total or 0) + count)
+
+    def done(self, what: str) -> None:
+        self.progress.update(self.task, advance=1, description=what)
+
+
+@contextmanager
+def mutants_progress(console: Console) -> Iterator[MutantsProgress]:
+    """A transient bar of the mutants graded (done/total, time taken and left)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield MutantsProgress(progress, progress.add_task("grading the mutants", total=0))
