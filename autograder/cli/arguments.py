@@ -274,6 +274,9 @@ def _report(commands: _Commands) -> None:
     report.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
     _output(report, None, "default: RESULTS_DIR/report.html")
     _problems(report, help="for the mistakes' summaries (default: %(default)s)")
+    report.add_argument("--assignment", type=Path, default=None, metavar="FILE",
+                        help="title the report with this assignment's name "
+                             "(assignments/NAME.yaml)")
 
 
 def _kit(commands: _Commands) -> None:
