@@ -37,6 +37,7 @@ from autograder.spec.assignment import (
     select_problems,
 )
 from autograder.staff import analytics, authoring, gradebook, progress
+from autograder.staff import catalogue as cataloguing
 from autograder.staff import export as export_of
 from autograder.staff import regrade as batch
 from autograder.staff import validate as validation
@@ -391,4 +392,12 @@ def _analytics(results_dir: Path, page: Path, problems: Sequence[LoadedProblem],
     for line in analytics.headline_lines(graded):
         console.print(line, highlight=False, markup=False)
     console.print(f"Report: {page}", style="dim", highlight=False)
+    return ExitStatus.SUCCESS
+
+
+def catalogue(args: argparse.Namespace, context: Context) -> ExitStatus:
+    """A group of the class's unexplained answers becomes a mistake of its problem."""
+    done = cataloguing.catalogue(args.results_dir, args.group, args.mistake, args.problems)
+    for line in cataloguing.said(done):
+        context.out.print(line, markup=False, highlight=False, soft_wrap=True)
     return ExitStatus.SUCCESS
