@@ -30,7 +30,7 @@ from autograder.staff.export import METADATA as METADATA_FILE
 from autograder.staff.export import ExportError, Limits, read_export
 from autograder.staff.gradebook import cell
 from autograder.staff.regrade import PROCESSES, Settings, done, problems_digest
-from tests.support import EXAMPLES, PROBLEMS, REPO
+from tests.support import EXAMPLES, PROBLEMS, REPO, chromium
 
 HANG = "def vmap_over_batch(seed, x_batch, features):\n    while True:\n        pass\n"
 CRASH = "import os\n\n\ndef vmap_over_batch(seed, x_batch, features):\n    os.abort()\n"
@@ -69,17 +69,6 @@ submission_1006:
   - :name: Not In The Export
     :sid: '1007'
 """
-
-
-@pytest.fixture(scope="module")
-def problems_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real problem, with a short time limit so that a hang costs seconds."""
-    root = tmp_path_factory.mktemp("problems")
-    target = shutil.copytree(PROBLEMS / "vmap_over_batch", root / "vmap_over_batch",
-                             ignore=shutil.ignore_patterns("__pycache__"))
-    spec = target / "problem.yaml"
-    spec.write_text(spec.read_text().replace("time_limit: 60", "time_limit: 2"))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -266,19 +255,10 @@ def test_the_dask_path_gives_identical_results(
         assert outcome(json.loads(theirs.read_text())) == outcome(json.loads(path.read_text()))
 
 
-def _chromium() -> str | None:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and os.environ.get("AUTOGRADER_REQUIRE_BROWSER"):
-        pytest.fail("Chromium is required here (AUTOGRADER_REQUIRE_BROWSER) but not installed")
-    return found
-
-
 @pytest.mark.worker
 def test_the_report_renders_in_a_real_headless_browser(local_run: tuple[Path, str],
                                                        tmp_path: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    browser = chromium()
     output, _ = local_run
     status = main(["report", str(output), "--output", str(tmp_path / "report.html"),
                    "--problems", str(PROBLEMS)], env={},

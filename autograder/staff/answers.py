@@ -18,7 +18,7 @@ import json
 import math
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 
 from autograder.files import PRIVATE, atomic
 from autograder.grading.outcome import CaseResult, SubmissionResult
+from autograder.protocol.parsing import LOCK as PARSING
 from autograder.spec import Tolerance
 
 ANSWERS = "outputs.npz"
@@ -158,14 +159,11 @@ def load(folder: Path) -> tuple[Answer, ...] | None:
     """What :func:`save` wrote in ``folder``; None when there is no readable file (a
     submission graded before outputs were kept, or a foreign file)."""
     try:
-        with np.load(folder / ANSWERS, allow_pickle=False) as data:
+        # numpy parses each array's header (one parse at a time: see protocol.parsing)
+        with PARSING, np.load(folder / ANSWERS, allow_pickle=False) as data:
             index = json.loads(data["index"].tobytes().decode())
             return tuple(Answer.from_record(r, data[r["array"]] if r.get("array") else None)
                          for r in index)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None
 
-
-def without_outputs(answers: Sequence[Answer]) -> tuple[Answer, ...]:
-    """The same answers, their arrays dropped (what a page needs)."""
-    return tuple(replace(a, output=None) for a in answers)
