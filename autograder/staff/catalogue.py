@@ -149,11 +149,13 @@ def append_entry(text: str, mistake: str, function: str, group: Group, where: Pa
                          "it as one, then run the command again")
     key = next(k for k, v in root.value if k.value == "mistakes")
     line = key.start_mark.line
-    cut = lines[line][:value.start_mark.column] + lines[line][value.end_mark.column:] if (
-        value.start_mark.line == line) else lines[line]
+    cut = lines[line]
+    if value.start_mark.line == line:  # ``mistakes: []``, with what follows it (a comment)
+        rest = cut[value.end_mark.column:].strip()
+        cut = cut[:value.start_mark.column].rstrip() + ("  " + rest if rest else "")
     block = _entry(mistake, function, group, key.start_mark.column + 2,
                    key.start_mark.column + 4)
-    return "\n".join([*lines[:line], cut.rstrip(), *block, *lines[line + 1:]]) + "\n"
+    return "\n".join([*lines[:line], cut, *block, *lines[line + 1:]]) + "\n"
 
 
 _HEADER = ("# Mistake `{id}`, from `autograder catalogue`: the answer of group {group}\n"
