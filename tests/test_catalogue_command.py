@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -22,8 +23,9 @@ from autograder.errors import SpecError, SpecIssue, UsageError
 from autograder.grading.feedback import Feedback
 from autograder.spec import LoadedProblem, load_problem
 from autograder.staff import catalogue
+from autograder.staff.answers import Answer
 from autograder.staff.example_code import example, extract
-from autograder.staff.groups import group
+from autograder.staff.groups import Group, Profile, group
 from tests.support import PROBLEMS, graded_report, write_files, write_regraded
 
 SPEC = """\
@@ -54,10 +56,7 @@ ENTRY = """\
 
 
 @pytest.fixture
-def two_like_this() -> object:
-    from autograder.staff.answers import Answer
-    from autograder.staff.groups import Profile
-
+def two_like_this() -> Group:
     out = np.ones(3, np.float32)
     made = [Profile(s, "f", (Answer("f", 0, "case 1", "visible", "wrong-values", 1e-5, 1e-6,
                                     output=out),)) for s in ("a", "b")]
@@ -65,7 +64,7 @@ def two_like_this() -> object:
 
 
 def test_the_entry_goes_after_the_last_mistake_keeping_every_comment(
-        two_like_this: catalogue.Group) -> None:
+        two_like_this: Group) -> None:
     done = catalogue.append_entry(SPEC, "relu-after-linear", "relu_after_linear",
                                   two_like_this, Path("p.yaml"))
     mark = "      # A heading inside the fix\n"
@@ -76,7 +75,7 @@ def test_the_entry_goes_after_the_last_mistake_keeping_every_comment(
     assert done.count("# the mistakes: each with an example") == 1
 
 
-def test_an_entry_starts_the_list_when_there_is_none(two_like_this: catalogue.Group) -> None:
+def test_an_entry_starts_the_list_when_there_is_none(two_like_this: Group) -> None:
     add = ("relu-after-linear", "relu_after_linear", two_like_this, Path("p.yaml"))
     assert catalogue.append_entry("function: f\ncases: []\n", *add) == (
         "function: f\ncases: []\n\nmistakes:\n" + ENTRY)
@@ -311,3 +310,19 @@ def test_an_entry_still_to_fill_in_is_never_shipped(class_folder: Path, bank: Pa
         "says TO FILL IN (`autograder catalogue` left it for you to write), so the zip would "
         "show students that. Write them, validate the problem, then build the zip again."])
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_a_notebooks_function_is_taken_cell_by_cell(tmp_path: Path) -> None:
+    cells = ["!pip install flax", "import jax.numpy as jnp\nfrom flax import nnx",
+             "def broken(:\n    pass", "def vmap_over_batch(seed, x_batch, features):\n"
+             "    return jnp.zeros(3)"]
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                "cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
+                           "execution_count": None} for c in cells]}
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    (folder / "work.ipynb").write_text(json.dumps(notebook))
+    made = example(extract(folder, "vmap_over_batch"), "zeros_out",
+                   ("seed", "x_batch", "features"), None, "")
+    assert made.imports == ("import jax.numpy as jnp",)
+    assert made.body == "def zeros_out(seed, x_batch, features):\n    return jnp.zeros(3)"
