@@ -1,16 +1,16 @@
-"""``autograder catalogue RESULTS_DIR GROUP --id ID``: from a group of the class's
-unexplained answers to a catalogued mistake.
+"""``autograder catalogue RESULTS_DIR GROUP --id ID``: a group of answers becomes a mistake.
 
-The group (:mod:`.groups`, as the report names it) is found again from the regrade's
-folder; its example submission's code becomes the mistake's example in the problem's
-``mistakes.py`` (:mod:`.example_code`: the function renamed to the id with dashes as
-underscores, with the problem's parameters and what it uses), and a ``mistakes:`` entry is
-added to ``problem.yaml`` with ``detect: {variant: <function>}`` and a summary and fix
-marked TO FILL IN. Both files are added to as text (the YAML is never dumped again, so its
-comments and layout stay), and the problem is loaded again before the command returns:
-on any error both files are put back as they were. An id or function already there is
-refused, never overwritten. ``autograder validate`` then proves the mistake is recognised.
-The files written name no submission: a problem bank is shared more widely than grades.
+The group of the class's unexplained answers (:mod:`.groups`, as the report names it) is
+found again from the regrade's folder; its example submission's code becomes the mistake's
+example in the problem's ``mistakes.py`` (:mod:`.example_code`: the function renamed to the
+id with dashes as underscores, with the problem's parameters and what it uses), and a
+``mistakes:`` entry is added to ``problem.yaml`` with ``detect: {variant: <function>}`` and
+a summary and fix marked TO FILL IN. Both files are added to as text (the YAML is never
+dumped again, so its comments and layout stay), and the problem is loaded again before the
+command returns: on any error both files are put back as they were. An id or function
+already there is refused, never overwritten. ``autograder validate`` then proves the
+mistake is recognised. The files written name no submission: a problem bank is shared more
+widely than grades.
 """
 
 from __future__ import annotations
