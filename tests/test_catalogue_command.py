@@ -326,3 +326,43 @@ def test_a_notebooks_function_is_taken_cell_by_cell(tmp_path: Path) -> None:
                    ("seed", "x_batch", "features"), None, "")
     assert made.imports == ("import jax.numpy as jnp",)
     assert made.body == "def zeros_out(seed, x_batch, features):\n    return jnp.zeros(3)"
+
+
+def test_what_the_ta_should_check_in_the_example_is_said(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "sub", {"sol.py": (
+        "def vmap_over_batch(*args):\n"
+        "    if not args:\n"
+        "        return vmap_over_batch(1, 2, 3)\n"
+        "    try:\n"
+        "        import numpy as np\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "    return np.zeros(3) + missing\n")})
+    made = example(extract(folder, "vmap_over_batch"), "g", ("seed", "x_batch", "features"),
+                   None, "")
+    assert made.notes == (
+        "its parameters are not the problem's (seed, x_batch, features): the grader calls "
+        "it with those, in that order",
+        "it calls `vmap_over_batch` by name, which mistakes.py does not define: rename those "
+        "calls to `g`",
+        "it uses names its file does not define at the top level: `missing`")
+    assert made.body.startswith("def g(*args):\n")
+
+
+@pytest.mark.parametrize(("where", "said"), [
+    ("problems", "no problem in {bank} grades `vmap_over_batch` (give the bank the regrade "
+                 "used: --problems DIR)"),
+    ("source", "the files of s1 are not where the regrade found them; regrade again from "
+               "the export to {out}"),
+])
+def test_a_group_whose_problem_or_files_are_gone_is_refused(
+        class_folder: Path, bank: Path, tmp_path: Path, where: str, said: str) -> None:
+    if where == "problems":
+        shutil.rmtree(bank / "vmap_over_batch")
+        write_files(bank / "other", {"problem.yaml": "function: other\n"})  # broken: skipped
+    else:
+        shutil.rmtree(tmp_path / "export" / "s1")
+    status, lines = run("catalogue", str(class_folder), "vmap_over_batch/1", "--id", "x",
+                        "--problems", str(bank))
+    assert (status, lines) == (ExitStatus.USAGE, [
+        "autograder catalogue: " + said.format(bank=bank, out=class_folder)])

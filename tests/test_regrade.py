@@ -26,6 +26,7 @@ from autograder.gradescope.results import build_results
 from autograder.grading.engine import GradeOptions, grade
 from autograder.sandbox.isolation import ensure_student_user
 from autograder.spec import load_problems
+from autograder.staff import answers
 from autograder.staff.export import METADATA as METADATA_FILE
 from autograder.staff.export import ExportError, Limits, read_export
 from autograder.staff.gradebook import cell
@@ -253,6 +254,13 @@ def test_the_dask_path_gives_identical_results(
     for path in sorted((local / "submissions").glob("*/results.json")):
         theirs = output / "submissions" / path.parent.name / "results.json"
         assert outcome(json.loads(theirs.read_text())) == outcome(json.loads(path.read_text()))
+        # The unexplained answers come back from the cluster's workers as plain arrays too.
+        ours, kept = answers.load(path.parent), answers.load(theirs.parent)
+        assert ours is not None and kept is not None and ours == kept
+        for mine, other in zip(ours, kept, strict=True):
+            assert (mine.output is None) == (other.output is None)
+            if mine.output is not None:
+                np.testing.assert_array_equal(mine.output, other.output)
 
 
 @pytest.mark.worker
@@ -302,8 +310,9 @@ def test_class_data_is_the_tas_alone(local_run: tuple[Path, str]) -> None:
         pytest.skip("needs root to act as the student user")
     csv_file = output / "grades.csv"
     source = next((output / "export").rglob("*.py"))
-    for path in (csv_file, source, output / "summary.json",
-                 output / "submissions" / "submission_1001" / "results.json"):
+    graded = output / "submissions" / "submission_1002"
+    for path in (csv_file, source, output / "summary.json", graded / "results.json",
+                 graded / "outputs.npz", graded / "index.html"):
         read = _as_student("cat", str(path))
         assert read.returncode != 0 and "Permission denied" in read.stderr, path
     listed = _as_student("ls", str(output))

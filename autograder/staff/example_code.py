@@ -132,7 +132,8 @@ def extract(submission: Path, function: str) -> Extracted:
                         else Path(f.relative).stem for f in scanned.files)
     assert isinstance(target.node, ast.FunctionDef | ast.AsyncFunctionDef)
     return Extracted(found.relative, target.node, target,
-                     tuple(s for s in statements if s in needed), tuple(sorted(unresolved)),
+                     tuple(s for s in statements if s in needed),
+                     tuple(sorted(unresolved - {function})),  # a call of itself: said apart
                      modules)
 
 
