@@ -273,6 +273,16 @@ def test_a_submissions_page_shows_its_tests_and_outputs_as_gradescope_does(
     assert NASTY not in errors and "raised <code>TypeError</code>: &lt;script&gt;" in errors
 
 
+def test_a_page_runs_and_fetches_nothing_a_student_wrote() -> None:
+    from autograder.staff.submission_page import markdown
+
+    assert markdown("raised `ValueError`: ![t](http://evil/x.png) [a](javascript:alert(1)) "
+                    "<img src=x onerror=alert(1)>") == (
+        "<p>raised <code>ValueError</code>: !<a href=\"http://evil/x.png\">t</a> "
+        "[a](javascript:alert(1)) "
+        "&lt;img src=x onerror=alert(1)&gt;</p>\n")
+
+
 def test_a_folder_of_results_files_still_gets_a_report_without_groups(
         regraded_class: Path, tmp_path: Path) -> None:
     plain = tmp_path / "plain"

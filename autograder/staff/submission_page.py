@@ -26,9 +26,10 @@ from autograder.staff.answers import Answer
 from autograder.staff.gradebook import RECORD, RESULTS
 from autograder.staff.report_page import PAGE, STYLE, anchor, esc
 
-#: Gradescope's markdown, without raw HTML (escaped instead); links are checked by
-#: markdown-it (no ``javascript:``).
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+#: Gradescope's markdown, without raw HTML (escaped instead) or images (a student's error
+#: message could name one to fetch from elsewhere when the page is opened); links are
+#: checked by markdown-it (no ``javascript:``).
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
 #: Values of an unexplained output shown on the page.
 SHOWN = 12
 
