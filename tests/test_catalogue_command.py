@@ -251,10 +251,11 @@ def test_a_group_becomes_a_mistake_of_its_problem(class_folder: Path, bank: Path
     ("vmap_over_batch/9", "x", "no group 'vmap_over_batch/9' in {out}: its groups are "
                                "vmap_over_batch/1 (2), vmap_over_batch/2 (1) (see its "
                                "report.html)"),
-    ("vmap_over_batch/2", "x", "the group vmap_over_batch/2 failed without an output "
-                               "(runtime-error (TypeError)): a `variant` rule compares outputs, "
-                               "so it cannot recognise these; declare the mistake by hand, with "
-                               "an `error:` or `has`/`lacks` rule (docs/authoring.md)"),
+    ("vmap_over_batch/2", "x", "the group vmap_over_batch/2 kept no output (runtime-error "
+                               "(TypeError): an error, or an output over 64 kB): a `variant` "
+                               "rule compares outputs, so it cannot recognise these; declare "
+                               "the mistake by hand, with an `error:` or `has`/`lacks` rule "
+                               "(docs/authoring.md)"),
     ("vmap_over_batch/1", "Relu_After", "'Relu_After' cannot be a mistake id: lowercase words "
                                         "joined by dashes, e.g. relu-after-linear"),
     ("vmap_over_batch/1", "wrong-axis-order", "{bank}/vmap_over_batch/problem.yaml already "

@@ -309,3 +309,25 @@ def test_groups_are_found_again_from_disk(regraded_class: Path) -> None:
         "vmap_over_batch/1", "vmap_over_batch/2"]
     assert [p.problem for p in profiles("x", [answer(0, base()), answer(1, base(), problem="g")])
             ] == ["f", "g"]
+
+
+def test_a_submission_graded_before_answers_were_kept_is_graded_again(
+        regraded_class: Path, tmp_path: Path) -> None:
+    from autograder.staff.export import ExportedSubmission
+    from autograder.staff.regrade import done
+
+    submission = ExportedSubmission("s2", tmp_path, ())
+    assert done(regraded_class, submission, "x")  # the digest write_regraded records
+    (regraded_class / "submissions" / "s2" / answers.ANSWERS).unlink()
+    assert not done(regraded_class, submission, "x")
+
+
+def test_a_huge_output_is_not_kept_and_groups_by_its_failure(
+        problems: dict[str, LoadedProblem]) -> None:
+    huge = np.zeros(answers.MAX_KEPT // 4 + 1, np.float32)
+    shape = Feedback("wrong-shape", "Your output has shape (16385,).")
+    report = graded_report(problems["vmap_over_batch"], {0: (shape, huge, None)},
+                           lambda i: base(1.0))
+    (kept,) = answers.unexplained(report)
+    assert (kept.output, kept.shape, kept.expected_shape) == (None, (16385,), (4,))
+    assert group([profile("a", kept), profile("b", kept)])[0].has_output is False

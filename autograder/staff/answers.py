@@ -30,8 +30,9 @@ from autograder.protocol.parsing import LOCK as PARSING
 from autograder.spec import Tolerance
 
 ANSWERS = "outputs.npz"
-#: An output larger than this is not kept (its case is grouped by its failure alone).
-MAX_KEPT = 2**20
+#: An output larger than this (64 kB; a case's expected output is some hundred bytes) is not
+#: kept: its case is grouped by its failure alone, and a class's answers stay small.
+MAX_KEPT = 2**16
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,10 @@ def find_group(results_dir: Path, group_id: str) -> Group:
                          + (f"its groups are {listed}{more} (see its report.html)" if listed
                             else "it has no unexplained answers (is it a regrade's folder?)"))
     if not group.has_output:
-        raise UsageError(f"the group {group.id} failed without an output "
-                         f"({', '.join(group.failures)}): a `variant` rule compares outputs, "
-                         "so it cannot recognise these; declare the mistake by hand, with an "
-                         "`error:` or `has`/`lacks` rule (docs/authoring.md)")
+        raise UsageError(f"the group {group.id} kept no output ({', '.join(group.failures)}: "
+                         "an error, or an output over 64 kB): a `variant` rule compares "
+                         "outputs, so it cannot recognise these; declare the mistake by hand, "
+                         "with an `error:` or `has`/`lacks` rule (docs/authoring.md)")
     return group
 
 
