@@ -243,7 +243,8 @@ def _regrade(commands: _Commands) -> None:
     regrade = commands.add_parser(
         "regrade", help="regrade a Gradescope export (or a folder of submissions)",
         description="Grade every submission of an export with the same isolated engine: one "
-                    "results.json each, a CSV, a summary and the analytics report. A re-run "
+                    "results.json each (and outputs.npz, its answers no known mistake "
+                    "explains), a CSV, a summary and the analytics report. A re-run "
                     "resumes: submissions graded against the same problems are not graded "
                     "again (unless --force).")
     regrade.add_argument("export", type=Path, metavar="EXPORT",
@@ -270,7 +271,9 @@ def _report(commands: _Commands) -> None:
     report = commands.add_parser(
         "report", help="the class analytics page for a folder of results",
         description="Write a self-contained HTML report (scores per problem, mistakes "
-                    "ranked, failing tests, grading time) and print the headline numbers.")
+                    "ranked, the answers no known mistake explains grouped across the class, "
+                    "the pass rate of every case, failing tests, grading time), a page per "
+                    "regraded submission and summary.json, and print the headline numbers.")
     report.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
     _output(report, None, "default: RESULTS_DIR/report.html")
     _problems(report, help="for the mistakes' summaries (default: %(default)s)")
