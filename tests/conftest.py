@@ -59,6 +59,18 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("expected-cache")
 
 
+@pytest.fixture(scope="module")
+def problems_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bank of one real problem (vmap_over_batch), with a short time limit so that a
+    hang costs seconds (the regrade tests')."""
+    root = tmp_path_factory.mktemp("problems")
+    target = shutil.copytree(PROBLEMS / "vmap_over_batch", root / "vmap_over_batch",
+                             ignore=shutil.ignore_patterns("__pycache__"))
+    spec = target / "problem.yaml"
+    spec.write_text(spec.read_text().replace("time_limit: 60", "time_limit: 2"))
+    return root
+
+
 @pytest.fixture(scope="session")
 def results_schema() -> dict[str, object]:
     schema: dict[str, object] = json.loads(SCHEMA.read_text())

@@ -12,17 +12,23 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
+import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
+import pytest
 from rich.console import Console
 
 from autograder.cli.main import ExitStatus, main
-from autograder.grading.outcome import ProblemResult, SubmissionResult
+from autograder.grading.feedback import Feedback
+from autograder.grading.outcome import CaseResult, ProblemResult, SubmissionResult
 from autograder.sandbox import isolation
+from autograder.spec import LoadedProblem
 
 # -- paths and files -----------------------------------------------------------------------
 
@@ -202,3 +208,66 @@ def runtime_unreachable() -> str | None:
             f"Run `{sys.executable} {HARDEN_RUNTIME}` (`make test` does): it creates that "
             f"user and lets others traverse (not list) the folders on the way to the "
             f"runtime. Otherwise student code would run as root, unisolated.")
+
+
+# -- the report's browser ------------------------------------------------------------------
+
+def chromium() -> str:
+    """Chromium's command, to check the report in a real headless browser; the test is
+    skipped where it is not installed (and fails where CI requires it)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("AUTOGRADER_REQUIRE_BROWSER"):
+        pytest.fail("Chromium is required here (AUTOGRADER_REQUIRE_BROWSER) but not installed")
+    if found is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def browser_dom(browser: str, page: Path) -> str:
+    """The DOM of ``page`` as headless Chromium builds it."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--window-size=1200,1800"]
+    done = subprocess.run([browser, *flags, "--dump-dom", f"file://{page}"],
+                          capture_output=True, text=True, timeout=120)
+    return done.stdout
+
+
+# -- a regraded class, written as a regrade writes it (no grading) -------------------------
+
+#: A case's outcome in :func:`write_regraded`: passed (None), or its feedback with the
+#: output returned (or None) and the exception type raised (or None).
+Outcome = tuple[Feedback, np.ndarray | None, str | None] | None
+
+
+def graded_report(problem: LoadedProblem, outcomes: Mapping[int, Outcome],
+                  expected: Callable[[int], np.ndarray]) -> SubmissionResult:
+    """A submission's result on ``problem``: every case passes but those in ``outcomes``."""
+    spec = problem.spec
+    cases = []
+    for i, case in enumerate(spec.cases):
+        outcome = outcomes.get(i)
+        feedback, output, error = outcome if outcome is not None else (None, None, None)
+        cases.append(CaseResult(i, spec.case_label(i), case.visibility, f"{spec.function}(...)",
+                                spec.case_points(i), feedback, 0.5, output=output,
+                                expected=expected(i), error=error))
+    return SubmissionResult((ProblemResult(problem, tuple(cases)),), {"backend": "cpu"}, 1.0)
+
+
+def write_regraded(output: Path, submission: str, report: SubmissionResult,
+                   names: tuple[str, ...] = (), source: Path | None = None,
+                   seconds: float = 3.0) -> None:
+    """``submissions/<id>/``: results.json, outputs.npz and regrade.json, as ``regrade``
+    saves them (``source``: where the submission's files are)."""
+    from autograder.gradescope.results import build_results, write_results
+    from autograder.staff import answers
+
+    folder = output / "submissions" / submission
+    folder.mkdir(parents=True, exist_ok=True)
+    write_results(folder / "results.json", build_results(report), 0o600)
+    answers.save(folder, answers.unexplained(report))
+    record = {"submission": submission, "problems_digest": "x", "seconds": seconds,
+              "fault": False, "submitters": [{"name": n, "sid": "", "email": ""}
+                                             for n in names or (submission,)]}
+    if source is not None:
+        record["path"] = str(source)
+    write_results(folder / "regrade.json", record, 0o600)

@@ -32,7 +32,7 @@ def parser(student: bool = False) -> argparse.ArgumentParser:
             prog="autograder", description="Grade Flax lifted-transform exercises.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     staff_commands = (_grade, _gradescope, _warm, _harden, _zip, _new, _validate, _mutants,
-                      _schema, _regrade, _report, _kit)
+                      _schema, _regrade, _report, _catalogue, _kit)
     for add_student in (_start, _check):
         add_student(commands, student)
     for add in () if student else staff_commands:
@@ -266,7 +266,8 @@ def _regrade(commands: _Commands) -> None:
     regrade = commands.add_parser(
         "regrade", help="regrade a Gradescope export (or a folder of submissions)",
         description="Grade every submission of an export with the same isolated engine: one "
-                    "results.json each, a CSV, a summary and the analytics report. A re-run "
+                    "results.json each (and outputs.npz, its answers no known mistake "
+                    "explains), a CSV, a summary and the analytics report. A re-run "
                     "resumes: submissions graded against the same problems are not graded "
                     "again (unless --force).")
     regrade.add_argument("export", type=Path, metavar="EXPORT",
@@ -293,10 +294,33 @@ def _report(commands: _Commands) -> None:
     report = commands.add_parser(
         "report", help="the class analytics page for a folder of results",
         description="Write a self-contained HTML report (scores per problem, mistakes "
-                    "ranked, failing tests, grading time) and print the headline numbers.")
+                    "ranked, the answers no known mistake explains grouped across the class, "
+                    "the pass rate of every case, failing tests, grading time), a page per "
+                    "regraded submission and summary.json, and print the headline numbers.")
     report.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
     _output(report, None, "default: RESULTS_DIR/report.html")
     _problems(report, help="for the mistakes' summaries (default: %(default)s)")
+    report.add_argument("--assignment", type=Path, default=None, metavar="FILE",
+                        help="title the report with this assignment's name "
+                             "(assignments/NAME.yaml)")
+
+
+def _catalogue(commands: _Commands) -> None:
+    catalogue = commands.add_parser(
+        "catalogue", help="turn a group of the class's unexplained answers into a mistake",
+        description="Add the answer a group of submissions gave (a group of the regrade's "
+                    "report: GROUP is its id, such as vmap_over_batch/1) to its problem's "
+                    "catalogue as a new mistake: its example submission's function, renamed, "
+                    "in mistakes.py, and an entry in problem.yaml (detect: {variant: ...}) "
+                    "whose summary and fix you write. Never overwrites a mistake; then run "
+                    "`autograder validate` on the problem.")
+    catalogue.add_argument("results_dir", type=Path, metavar="RESULTS_DIR",
+                           help="the regrade's output folder")
+    catalogue.add_argument("group", metavar="GROUP", help="the group's id, as the report "
+                                                          "and summary.json name it")
+    catalogue.add_argument("--id", required=True, dest="mistake", metavar="MISTAKE_ID",
+                           help="the new mistake's id (kebab-case, e.g. relu-after-linear)")
+    _problems(catalogue)
 
 
 def _kit(commands: _Commands) -> None:

@@ -38,6 +38,7 @@ from autograder.spec.assignment import (
     select_problems,
 )
 from autograder.staff import analytics, authoring, gradebook, mutation_report, progress
+from autograder.staff import catalogue as cataloguing
 from autograder.staff import export as export_of
 from autograder.staff import mutants as mutation
 from autograder.staff import regrade as batch
@@ -381,11 +382,12 @@ def _regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
     cache = args.cache or default_cache_dir(context.env)
     made = batch.Settings.for_cluster if args.scheduler else batch.Settings.for_local
     settings = made(args.jobs, cache, args.time_budget, args.assignment)
-    batch.warm_for(submissions, output, problems, digest, cache, context.env, args.force)
     runner = batch.runner_for(args.problems, settings, args.jobs, args.scheduler)
     interrupted = False
     started = time.monotonic()
     with progress.regrade_progress(context.out) as bar:
+        batch.warm_for(submissions, output, problems, digest, cache, context.env, args.force,
+                       bar.warming, bar.warmed)
         try:
             graded = batch.regrade(submissions, output, digest, runner, args.force,
                                    bar.advance, bar.start)
@@ -397,7 +399,7 @@ def _regrade(args: argparse.Namespace, context: Context) -> ExitStatus:
                                functions if args.assignment else sorted(functions))
     # The report is said to fail after the grades are: they are written whatever it does.
     status = guarded("regrade", lambda: _analytics(output, output / "report.html", problems,
-                                                   context.out), context.err)
+                                                   context.out, args.assignment), context.err)
     if interrupted:
         context.out.print(f"Interrupted: {rows} of {len(submissions)} submissions have "
                           "results; run the same command to grade the rest.", highlight=False)
@@ -427,17 +429,28 @@ def _report(args: argparse.Namespace, context: Context) -> ExitStatus:
     except GraderError:
         problems = []  # the page is written without the mistakes' summaries
     return _analytics(args.results_dir, args.output or args.results_dir / "report.html",
-                      problems, context.out)
+                      problems, context.out, args.assignment)
 
 
 def _analytics(results_dir: Path, page: Path, problems: Sequence[LoadedProblem],
-               console: Console) -> ExitStatus:
-    """Write the analytics page (and summary.json) and print its headline numbers."""
+               console: Console, assignment: Path | None = None) -> ExitStatus:
+    """Write the analytics page (and summary.json, and a page per submission) and print
+    its headline numbers; the page is titled with the assignment's name when given."""
+    title = (read_assignment(assignment).title if assignment is not None
+             else f"Regrade report: {results_dir.name}")
     graded = analytics.write_report(results_dir, page, analytics.mistake_summaries(problems),
-                                    f"Regrade report: {results_dir.name}")
+                                    title)
     if not graded.submissions:
         raise UsageError(f"no results in {results_dir}")
     for line in analytics.headline_lines(graded):
         console.print(line, highlight=False, markup=False)
     console.print(f"Report: {page}", style="dim", highlight=False)
+    return ExitStatus.SUCCESS
+
+
+def catalogue(args: argparse.Namespace, context: Context) -> ExitStatus:
+    """A group of the class's unexplained answers becomes a mistake of its problem."""
+    done = cataloguing.catalogue(args.results_dir, args.group, args.mistake, args.problems)
+    for line in cataloguing.said(done):
+        context.out.print(line, markup=False, highlight=False, soft_wrap=True)
     return ExitStatus.SUCCESS

@@ -34,6 +34,7 @@ HANDLERS: Mapping[str, commands.Handler] = {
     "schema": commands.schema,
     "regrade": commands.regrade,
     "report": commands.report,
+    "catalogue": commands.catalogue,
     "kit": commands.kit,
 }
 

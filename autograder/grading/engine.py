@@ -81,11 +81,12 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
 
     def result(index: int, fb: Feedback | None, seconds: float | None = None,
                credit: float = 0.0, printed: str = "",
-               output: np.ndarray | None = None) -> CaseResult:
+               output: np.ndarray | None = None, expected: np.ndarray | None = None,
+               error: str | None = None, params: str | None = None) -> CaseResult:
         spec = problem.spec
         return CaseResult(index, spec.case_label(index), spec.cases[index].visibility,
                           describe_call(problem, index), spec.case_points(index), fb, seconds,
-                          credit, printed, output)
+                          credit, printed, output, expected, error, params)
 
     def structure_result(fb: Feedback | None) -> CaseResult | None:
         structure = problem.spec.structure
@@ -149,8 +150,11 @@ def _grade_problem(problem: LoadedProblem, submission: Submission, references: R
         explained, credit = diagnoser.explain(run)
         tags = explained.tags if explained is not None else ()
         named += [m for m in problem.spec.mistakes if m.id in tags and m not in named]
+        params = diagnoser.params_difference(run) if explained is not None else None
         cases.append(result(run.index, explained, seconds.get(run.index), credit, run.printed,
-                            run.got))
+                            run.got, expected.get(run.index),
+                            run.error.exc_type if run.error is not None else None,
+                            params.text if params is not None else None))
     structure = None
     if problem.spec.structure is not None:
         static = static_lifts(submission.sources(), found.relative, function)

@@ -37,6 +37,13 @@ class CaseResult:
     printed: str = ""
     #: The array the student's function returned, when it returned one (for TA tools).
     output: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: The reference's output on this case, when it was computed (for TA tools).
+    expected: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: The exception type the student's code raised on this case, when it raised one.
+    error: str | None = None
+    #: How the student's model variables differ from the reference's here (the sentence
+    #: of :func:`autograder.grading.params.difference`), when the case failed and they do.
+    params: str | None = None
     #: A custom check's own Gradescope number and tags.
     number: str | None = None
     tags: tuple[str, ...] = ()

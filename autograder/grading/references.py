@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -226,9 +226,11 @@ class References:
 
 def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
                grader_env: Mapping[str, str],
-               compile_cache: Path | None = None) -> dict[str, float]:
+               compile_cache: Path | None = None,
+               on_problem: Callable[[str], None] = lambda _: None) -> dict[str, float]:
     """Compute and cache the outputs of every reference and mistake variant (and, with
-    ``compile_cache``, JAX's compiled programs for them); the seconds taken per problem."""
+    ``compile_cache``, JAX's compiled programs for them); the seconds taken per problem.
+    ``on_problem(id)`` is called as each problem's are ready (for a progress bar)."""
     with tempfile.TemporaryDirectory(prefix="autograder-warm-") as scratch:
         env = worker_environment(grader_env, Path(scratch), compile_cache)
         seconds: dict[str, float] = {}
@@ -239,4 +241,5 @@ def warm_cache(problems: Sequence[LoadedProblem], cache_dir: Path,
                 for source in sources_of(problem):
                     references.outputs(problem, source)
                 seconds[problem.id] = time.monotonic() - start
+                on_problem(problem.id)
     return seconds

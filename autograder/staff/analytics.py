@@ -1,18 +1,18 @@
-"""``autograder report RESULTS_DIR``: what the class got wrong, as a page a TA wants to read.
+"""``autograder report RESULTS_DIR``: what the class got wrong, as numbers a TA wants to read.
 
-Reads the results of a regrade (``submissions/<id>/results.json`` with its record), or any
-folder of Gradescope ``results.json`` files, and writes one self-contained HTML page (charts
-embedded as PNG): the score distribution per problem, the class's misconceptions ranked (how
-many submissions made each known mistake, with its summary), the cases that fail most, and
-the grading time per submission. The headline numbers also go to ``summary.json`` and to
-the terminal.
+Reads the results of a regrade (``submissions/<id>/results.json`` with its record and its
+unexplained answers, ``outputs.npz``), or any folder of Gradescope ``results.json`` files,
+and adds them up: the points per problem, the class's misconceptions ranked (how many
+submissions made each known mistake, and which), the answers no known mistake explains
+grouped across the class (:mod:`.groups`), the pass rate of every case, the cases that fail
+most and the grading time per submission. :func:`write_report` writes them as one
+self-contained HTML page (:mod:`.report_page`), a page per submission
+(:mod:`.submission_page`) and ``summary.json``; the headline numbers go to the terminal.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+import datetime
 import json
 import statistics
 from collections import Counter
@@ -22,15 +22,27 @@ from pathlib import Path
 from typing import Any
 
 from autograder.errors import GraderError
+from autograder.files import PRIVATE, write_atomically
 from autograder.staff.gradebook import RECORD, RESULTS, pitfalls, problem_points
+from autograder.staff.groups import ClassAnswers, load_groups
 
 SUMMARY = "summary.json"
 
 
 @dataclass(frozen=True)
+class TestOutcome:
+    """One graded test of a submission (a case, the structure test, a custom check)."""
+
+    problem: str
+    name: str
+    visibility: str
+    passed: bool
+
+
+@dataclass(frozen=True)
 class GradedSubmission:
     """One submission as the analytics see it: its points per problem, its mistakes, its
-    failed tests and how long it took to grade (from its results.json and regrade record)."""
+    tests and how long it took to grade (from its results.json and regrade record)."""
 
     id: str
     names: str
@@ -41,6 +53,17 @@ class GradedSubmission:
     failed_tests: tuple[str, ...]
     seconds: float | None
     fault: bool
+    tests: tuple[TestOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseRate:
+    """How many submissions passed one test of a problem."""
+
+    name: str
+    visibility: str
+    passed: int
+    graded: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,10 @@ class ClassResults:
     submissions: tuple[GradedSubmission, ...]
     #: ``problem: pitfall`` -> the mistake's summary, when the problems are at hand.
     summaries: Mapping[str, str] = field(default_factory=dict)
+    #: The unexplained answers, grouped (a regrade's folder only).
+    answers: ClassAnswers = field(default_factory=lambda: ClassAnswers(()))
+    #: Whether the submissions are a regrade's (each with a folder, and so a page).
+    regraded: bool = False
 
     @property
     def functions(self) -> list[str]:
@@ -63,9 +90,28 @@ class ClassResults:
                          or (p in self.summaries) == declared)
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
+    def making(self, label: str) -> list[GradedSubmission]:
+        """The submissions that carry the ``problem: pitfall`` tag ``label``."""
+        return [s for s in self.submissions if label in s.pitfalls]
+
     def failing_tests(self) -> list[tuple[str, int]]:
         counts = Counter(t for s in self.submissions for t in s.failed_tests)
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def case_rates(self) -> dict[str, list[CaseRate]]:
+        """Per problem, every test's pass rate, in the order the tests come."""
+        order: dict[str, dict[str, str]] = {}
+        passed: Counter[tuple[str, str]] = Counter()
+        graded: Counter[tuple[str, str]] = Counter()
+        for submission in self.submissions:
+            for test in submission.tests:
+                order.setdefault(test.problem, {}).setdefault(test.name, test.visibility)
+                graded[test.problem, test.name] += 1
+                passed[test.problem, test.name] += test.passed
+        return {problem: [CaseRate(name, visibility, passed[problem, name],
+                                   graded[problem, name])
+                          for name, visibility in names.items()]
+                for problem, names in sorted(order.items())}
 
     def headline(self) -> dict[str, Any]:
         scores = [s.score for s in self.submissions]
@@ -82,14 +128,33 @@ class ClassResults:
             "median_seconds": round(statistics.median(seconds), 1) if seconds else None,
         }
 
+    def summary(self) -> dict[str, Any]:
+        """``summary.json``: the headline, the unexplained answers' groups (largest first),
+        and every test's pass rate."""
+        return {**self.headline(),
+                "unexplained": [g.record() for g in self.answers.groups],
+                "not_grouped": list(self.answers.missing),
+                "cases": [{"problem": problem, "test": rate.name,
+                           "visibility": rate.visibility, "passed": rate.passed,
+                           "graded": rate.graded}
+                          for problem, rates in self.case_rates().items() for rate in rates]}
+
 
 def _submission(identifier: str, results: Mapping[str, Any],
                 record: Mapping[str, Any]) -> GradedSubmission:
     points = problem_points(results)
     failed = []
+    tests = []
     for test in results.get("tests", []):
-        if test.get("status") == "failed" and float(test.get("max_score", 0)) > 0:
+        if float(test.get("max_score", 0)) <= 0:
+            continue  # the staff summary, a grader fault's tests
+        if test.get("status") == "failed":
             failed.append(str(test.get("name", "?")))
+        problem = next((t.removeprefix("problem:") for t in test.get("tags", [])
+                        if t.startswith("problem:")), "")
+        tests.append(TestOutcome(problem, str(test.get("name", "?")),
+                                 str(test.get("visibility", "visible")),
+                                 test.get("status") == "passed"))
     seconds = record.get("seconds", results.get("execution_time"))
     people = record.get("submitters", [])
     return GradedSubmission(
@@ -99,7 +164,12 @@ def _submission(identifier: str, results: Mapping[str, Any],
         pitfalls=tuple(pitfalls(results)), failed_tests=tuple(failed),
         seconds=float(seconds) if seconds is not None else None,
         fault=bool(record.get("fault")) or any("grader-error" in t.get("tags", [])
-                                                for t in results.get("tests", [])))
+                                                for t in results.get("tests", [])),
+        tests=tuple(tests))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load(results_dir: Path, summaries: Mapping[str, str] | None = None) -> ClassResults:
@@ -109,171 +179,23 @@ def load(results_dir: Path, summaries: Mapping[str, str] | None = None) -> Class
     if regraded:
         for path in regraded:
             try:
-                results = json.loads(path.read_text(encoding="utf-8"))
+                results = read_json(path)
                 record_path = path.parent / RECORD
-                record = (json.loads(record_path.read_text(encoding="utf-8"))
-                          if record_path.is_file() else {})
+                record = read_json(record_path) if record_path.is_file() else {}
             except (OSError, ValueError):
                 continue
             found.append(_submission(path.parent.name, results, record))
-    else:
-        for path in sorted(results_dir.rglob("*.json")):
-            try:
-                results = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(results, dict) and "tests" in results:
-                found.append(_submission(path.stem if path.stem != "results"
-                                         else path.parent.name, results, {}))
+        return ClassResults(tuple(found), dict(summaries or {}), load_groups(results_dir),
+                            regraded=True)
+    for path in sorted(results_dir.rglob("*.json")):
+        try:
+            results = read_json(path)
+        except (OSError, ValueError):
+            continue
+        if isinstance(results, dict) and "tests" in results:
+            found.append(_submission(path.stem if path.stem != "results"
+                                     else path.parent.name, results, {}))
     return ClassResults(tuple(found), dict(summaries or {}))
-
-
-# -- the page --------------------------------------------------------------------------------
-
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _charts(graded: ClassResults) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    charts = {}
-    functions = graded.functions
-    columns = min(3, max(1, len(functions)))
-    rows = max(1, -(-len(functions) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows),
-                                squeeze=False)
-    for axis in axes.flat[len(functions):]:
-        axis.set_visible(False)
-    for axis, function in zip(axes.flat, functions, strict=False):
-        got = [s.problems[function][0] for s in graded.submissions if function in s.problems]
-        most = max((s.problems[function][1] for s in graded.submissions
-                    if function in s.problems), default=1.0)
-        axis.hist(got, bins=min(11, int(most) + 1), range=(0, most), color="#3b6ea8",
-                  edgecolor="white")
-        axis.set_title(function, fontsize=10)
-        axis.set_xlabel(f"points (of {most:g})", fontsize=8)
-        axis.set_ylabel("submissions", fontsize=8)
-        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.tight_layout()
-    charts["scores"] = _png(figure)
-    plt.close(figure)
-
-    ranked = graded.pitfall_counts(declared=True)[:15]
-    if ranked:
-        figure, axis = plt.subplots(figsize=(8, 0.38 * len(ranked) + 0.8))
-        labels = [label for label, _ in ranked][::-1]
-        axis.barh(labels, [count for _, count in ranked][::-1], color="#c0504d")
-        axis.set_xlabel("submissions making this mistake")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.tick_params(axis="y", labelsize=8)
-        figure.tight_layout()
-        charts["pitfalls"] = _png(figure)
-        plt.close(figure)
-
-    seconds = [s.seconds for s in graded.submissions if s.seconds is not None]
-    if seconds:
-        figure, axis = plt.subplots(figsize=(6, 2.6))
-        axis.hist(seconds, bins=20, color="#6a9f58", edgecolor="white")
-        axis.set_xlabel("seconds to grade one submission")
-        axis.set_ylabel("submissions")
-        axis.yaxis.set_major_locator(MaxNLocator(integer=True))
-        figure.tight_layout()
-        charts["seconds"] = _png(figure)
-        plt.close(figure)
-    return charts
-
-
-_STYLE = """
-body { font: 15px/1.45 system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto;
-       max-width: 1100px; color: #222; padding: 0 1rem; }
-h1 { margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
-.cards { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1.2rem 0; }
-.card { border: 1px solid #ddd; border-radius: 8px; padding: .7rem 1.1rem; min-width: 9rem; }
-.card b { display: block; font-size: 1.6rem; }
-table { border-collapse: collapse; width: 100%; font-size: 14px; }
-th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #eee; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; }
-.muted { color: #777; }
-"""
-
-
-def render(graded: ClassResults, title: str = "Regrade report") -> str:
-    """The self-contained HTML page."""
-    head = graded.headline()
-    charts = _charts(graded) if graded.submissions else {}
-    count = max(1, head["submissions"])
-    esc = html.escape
-    cards = [("submissions", f"{head['submissions']}"),
-             ("mean score", f"{head['mean']:g} / {head['max_score']:g}"),
-             ("median score", f"{head['median']:g}"),
-             ("full marks", f"{head['full_marks']}"),
-             ("grader faults", f"{head['grader_faults']}")]
-    if head["median_seconds"] is not None:
-        cards.append(("median grading time", f"{head['median_seconds']:g} s"))
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
-             "<div class='cards' id='headline'>"
-             + "".join(f"<div class='card'><b>{esc(v)}</b>{esc(k)}</div>" for k, v in cards)
-             + "</div>"]
-    parts.append("<h2>Scores per problem</h2>")
-    if "scores" in charts:
-        parts.append(f"<img alt='score distribution per problem' "
-                     f"src='data:image/png;base64,{charts['scores']}'>")
-    parts.append("<table><tr><th>problem</th><th class='n'>mean</th>"
-                 "<th class='n'>full marks</th><th class='n'>zero</th></tr>")
-    for function in graded.functions:
-        got = [s.problems[function] for s in graded.submissions if function in s.problems]
-        mean = statistics.fmean(p for p, _ in got) if got else 0.0
-        most = max((m for _, m in got), default=0.0)
-        full = sum(p >= m > 0 for p, m in got)
-        zero = sum(p == 0 for p, _ in got)
-        parts.append(f"<tr><td>{esc(function)}</td><td class='n'>{mean:.2f} / {most:g}</td>"
-                     f"<td class='n'>{full}</td><td class='n'>{zero}</td></tr>")
-    parts.append("</table>")
-    parts.append("<h2>The class's misconceptions, ranked</h2>")
-    ranked = graded.pitfall_counts(declared=True)
-    if "pitfalls" in charts:
-        parts.append(f"<img alt='pitfalls ranked' "
-                     f"src='data:image/png;base64,{charts['pitfalls']}'>")
-    parts.append("<table id='pitfalls'><tr><th>#</th><th>problem: mistake</th>"
-                 "<th class='n'>submissions</th><th class='n'>share</th>"
-                 "<th>what it means</th></tr>")
-    for rank, (label, n) in enumerate(ranked, 1):
-        parts.append(f"<tr><td class='n'>{rank}</td><td>{esc(label)}</td><td class='n'>{n}</td>"
-                     f"<td class='n'>{100 * n / count:.0f}%</td>"
-                     f"<td>{esc(graded.summaries.get(label, ''))}</td></tr>")
-    parts.append("</table>")
-    other = graded.pitfall_counts(declared=False) if graded.summaries else []
-    if other:
-        parts.append("<p class='muted'>Other failures (not a known mistake): " + ", ".join(
-            f"{esc(label)} ({n})" for label, n in other) + "</p>")
-    parts.append("<h2>The tests that fail most</h2><table id='failing'><tr><th>test</th>"
-                 "<th class='n'>failed by</th><th class='n'>share</th></tr>")
-    for name, n in graded.failing_tests()[:15]:
-        parts.append(f"<tr><td>{esc(name)}</td><td class='n'>{n}</td>"
-                     f"<td class='n'>{100 * n / count:.0f}%</td></tr>")
-    parts.append("</table>")
-    parts.append("<h2>Grading time per submission</h2>")
-    if "seconds" in charts:
-        parts.append(f"<img alt='grading time per submission' "
-                     f"src='data:image/png;base64,{charts['seconds']}'>")
-        slow = sorted((s for s in graded.submissions if s.seconds is not None),
-                      key=lambda s: -(s.seconds or 0))[:5]
-        parts.append("<p class='muted'>Slowest: " + ", ".join(
-            f"{esc(s.id)} ({s.seconds:.0f} s)" for s in slow) + "</p>")
-    else:
-        parts.append("<p class='muted'>No timings in these results.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 def headline_lines(graded: ClassResults) -> list[str]:
@@ -285,8 +207,29 @@ def headline_lines(graded: ClassResults) -> list[str]:
     if head["top_pitfalls"]:
         lines.append("Most common mistakes: " + ", ".join(
             f"{label} ({n})" for label, n in head["top_pitfalls"]))
+    lines += unexplained_lines(graded.answers)
     if head["median_seconds"] is not None:
         lines.append(f"Median grading time: {head['median_seconds']:g} s per submission")
+    return lines
+
+
+def unexplained_lines(answers: ClassAnswers) -> list[str]:
+    """What the terminal says of the answers no known mistake explains."""
+    lines = []
+    shared = [g for g in answers.groups if g.size > 1]
+    alone = len(answers.groups) - len(shared)
+    once = f"{alone} given by one submission each" if alone else "none given by one alone"
+    if shared:
+        top = shared[0]
+        lines.append(f"Answers no known mistake explains: {len(shared)} shared by several "
+                     f"submissions (the largest, {top.id}: {top.size} submissions, "
+                     f"{top.describe()}), {once}")
+    elif alone:
+        lines.append(f"Answers no known mistake explains: none shared, {once}")
+    if answers.missing:
+        lines.append(f"{len(answers.missing)} submission(s) were graded before their outputs "
+                     "were kept, so their answers are not grouped: run the regrade again "
+                     "with --force")
     return lines
 
 
@@ -296,20 +239,25 @@ def mistake_summaries(problems: Sequence[Any]) -> dict[str, str]:
 
 
 def write_report(results_dir: Path, page: Path, summaries: Mapping[str, str],
-                 title: str) -> ClassResults:
+                 title: str, now: datetime.datetime | None = None) -> ClassResults:
     """Load the results under ``results_dir``; when there are any, write the HTML page to
-    ``page`` and the headline numbers to ``results_dir/summary.json``. Returns what was
-    loaded (no submissions: nothing was written)."""
+    ``page``, a page per submission of a regrade (``submissions/<id>/index.html``) and the
+    numbers to ``results_dir/summary.json``, all readable by their owner only. Returns
+    what was loaded (no submissions: nothing was written)."""
+    from autograder.staff import report_page, submission_page
+
     graded = load(results_dir, summaries)
     if not graded.submissions:
         return graded
+    written = now or datetime.datetime.now().astimezone()
     try:
-        text = render(graded, title)
+        text = report_page.render(graded, title, written, page.parent, results_dir)
     except ImportError:
         raise GraderError("the HTML report needs matplotlib: pip install "
                           "'flax-lift-autograder[ta]'") from None
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(text, encoding="utf-8")
-    (results_dir / SUMMARY).write_text(json.dumps(graded.headline(), indent=2) + "\n",
-                                       encoding="utf-8")
+    write_atomically(page, text, PRIVATE)
+    if graded.regraded:
+        submission_page.write_pages(results_dir, graded, page)
+    write_atomically(results_dir / SUMMARY,
+                     json.dumps(graded.summary(), indent=2, allow_nan=False) + "\n", PRIVATE)
     return graded

@@ -238,8 +238,26 @@ def scaffolds(problems: Sequence[LoadedProblem]) -> list[LoadedProblem]:
                                         .splitlines(keepends=True)[:3])]
 
 
+#: What ``autograder catalogue`` leaves in a mistake's summary and fix for the TA to write.
+TO_FILL_IN = "TO FILL IN"
+
+
+def unfinished_mistakes(problem: LoadedProblem) -> list[tuple[int, str]]:
+    """(index, id) of the problem's mistakes whose summary or fix still says TO FILL IN."""
+    return [(i, m.id) for i, m in enumerate(problem.spec.mistakes)
+            if TO_FILL_IN in m.summary or TO_FILL_IN in m.fix]
+
+
 def refuse_scaffolds(problems: Sequence[LoadedProblem], what: str) -> None:
-    """Stop ``what`` (the zip, the kit) from shipping a scaffold nobody finished."""
+    """Stop ``what`` (the zip, the kit) from shipping a scaffold nobody finished, or a
+    mistake whose message nobody wrote (students would read TO FILL IN)."""
+    unwritten = [(p, i, m) for p in problems for i, m in unfinished_mistakes(p)]
+    if unwritten:
+        listed = ", ".join(f"{p.spec_path}: mistakes[{i}] ({m})" for p, i, m in unwritten)
+        raise UsageError(
+            f"{listed}: its summary or fix still says {TO_FILL_IN} (`autograder catalogue` "
+            f"left it for you to write), so the {what} would show students that. Write "
+            f"them, validate the problem, then build the {what} again.")
     left = scaffolds(problems)
     if left:
         names = ", ".join(str(p.spec_path) for p in left)

@@ -1,5 +1,6 @@
 """Progress bars of the staff's long commands, on the console: validate's steps, the
-mutants graded, and the regrade's submissions (done/total, rate per minute and time left)."""
+mutants graded, and the regrade's (from the start: the references warmed, then the
+submissions with done/total, rate per minute and time left)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TaskID,
     TextColumn,
@@ -43,14 +45,43 @@ def validate_progress(console: Console, total: int) -> Iterator[Callable[[Path, 
 
 class _PerMinute(ProgressColumn):
     def render(self, task: Task) -> Text:
+        if task.fields.get("warming"):
+            return Text("")
         speed = task.finished_speed or task.speed
         return Text(f"{speed * 60:.1f}/min" if speed else "-/min", style="progress.data.speed")
+
+
+class _Left(ProgressColumn):
+    """The time left of the grading (nothing while references are warmed: unknown)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.remaining = TimeRemainingColumn()
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("warming"):
+            return Text("")
+        return Text.assemble("left ", self.remaining.render(task))
 
 
 @dataclass
 class RegradeProgress:
     progress: Progress
     task: TaskID | None = None
+    warm: TaskID | None = None
+
+    def warming(self, problems: int) -> None:
+        """A bar for the references' outputs and programs, shown before the first one is
+        ready (they take the first minute of a regrade)."""
+        self.warm = self.progress.add_task("warming references", total=problems,
+                                           warming=True)
+
+    def warmed(self, problem: str) -> None:
+        if self.warm is not None:
+            task = self.progress.tasks[self.warm]
+            done = task.completed + 1 >= (task.total or 0)
+            self.progress.update(self.warm, advance=1, description=(
+                "references warmed" if done else f"warming references ({problem} ready)"))
 
     def start(self, todo: int, done: int) -> None:
         self.progress.console.print(f"{todo} submission(s) to grade"
@@ -66,9 +97,9 @@ class RegradeProgress:
 
 @contextmanager
 def regrade_progress(console: Console) -> Iterator[RegradeProgress]:
-    columns = (TextColumn("{task.description}", style="dim"), BarColumn(),
-               MofNCompleteColumn(), _PerMinute(), TimeElapsedColumn(), TextColumn("left"),
-               TimeRemainingColumn())
+    columns = (SpinnerColumn(finished_text="[green]✓[/]"),
+               TextColumn("{task.description}", style="dim"), BarColumn(),
+               MofNCompleteColumn(), _PerMinute(), TimeElapsedColumn(), _Left())
     with Progress(*columns, console=console) as progress:
         yield RegradeProgress(progress)
 

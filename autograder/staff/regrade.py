@@ -7,7 +7,9 @@ a CSV (:mod:`.gradebook`), a summary and the analytics report.
 The output folder is the state of the batch: a submission whose results are there, graded
 against the same problems (by a digest of the problems folders), is not graded again, so an
 interrupted regrade resumes where it stopped, and a regrade after fixing a spec regrades
-everything. Results are written atomically, one by one, as gradings finish.
+everything. Results are written atomically, one by one, as gradings finish, each with the
+answers no known mistake explains (``outputs.npz``, :mod:`.answers`), which the report
+groups across the class.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from autograder.grading.references import warm_cache
 from autograder.sandbox import WorkerSession, isolation
 from autograder.spec import LoadedProblem, discover_problems
 from autograder.spec.assignment import assignment_folders, read_assignment, select_problems
+from autograder.staff import answers
 from autograder.staff.export import ExportedSubmission
 from autograder.staff.gradebook import RECORD, RESULTS
 
@@ -116,8 +119,11 @@ class Settings:
 def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[str, Any]:
     """Grade one submission folder; plain data in and out, so it can run anywhere.
 
-    Never raises: a grader fault becomes failure results (the batch goes on)."""
+    Never raises: a grader fault becomes failure results (the batch goes on). Beside the
+    results, the answers of the cases no declared mistake explains (:mod:`.answers`, as
+    records with numpy arrays)."""
     start = time.monotonic()
+    kept: list[dict[str, Any]] = []
     try:
         with _LOCK:
             key = (problems_dir, settings.assignment)
@@ -127,11 +133,12 @@ def grade_one(submission: str, problems_dir: str, settings: Settings) -> dict[st
         report = grade(submission, problems, settings.options(), session=_session())
         results = build_results(report)
         fault = report.fault is not None
+        kept = answers.to_plain(answers.unexplained(report))
     except Exception:
         results = failure_results(traceback.format_exc())
         fault = True
     return {"results": results, "seconds": time.monotonic() - start, "fault": fault,
-            "host": os.uname().nodename}
+            "host": os.uname().nodename, "answers": kept}
 
 
 # -- the batch ---------------------------------------------------------------------------------
@@ -151,15 +158,25 @@ class Outcome:
     results: dict[str, Any]
     seconds: float
     fault: bool
+    answers: tuple[answers.Answer, ...] = ()
+
+    @classmethod
+    def of(cls, submission: ExportedSubmission, data: Mapping[str, Any]) -> Outcome:
+        """From what :func:`grade_one` returned."""
+        return cls(submission, data["results"], data["seconds"], data["fault"],
+                   answers.from_plain(data.get("answers", [])))
 
 
 def done(output: Path, submission: ExportedSubmission, digest: str) -> bool:
-    """Whether ``submission`` has results graded against these problems."""
+    """Whether ``submission`` has results graded against these problems (and its answers:
+    one graded before they were kept is graded again)."""
     folder = output / "submissions" / submission.id
     try:
         record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
         json.loads((folder / RESULTS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return False
+    if not (folder / answers.ANSWERS).is_file():
         return False
     return isinstance(record, dict) and record.get("problems_digest") == digest
 
@@ -167,9 +184,11 @@ def done(output: Path, submission: ExportedSubmission, digest: str) -> bool:
 def _save(output: Path, outcome: Outcome, digest: str) -> None:
     folder = output / "submissions" / outcome.submission.id
     write_results(folder / RESULTS, outcome.results, PRIVATE)
+    answers.save(folder, outcome.answers)
     record = {"submission": outcome.submission.id, "problems_digest": digest,
               "seconds": round(outcome.seconds, 3), "fault": outcome.fault,
-              "submitters": [vars(s) for s in outcome.submission.submitters]}
+              "submitters": [vars(s) for s in outcome.submission.submitters],
+              "path": str(outcome.submission.path.resolve())}
     write_results(folder / RECORD, record, PRIVATE)
 
 
@@ -190,8 +209,7 @@ def local_runner(jobs: int, problems_dir: Path, settings: Settings) -> Runner:
 
         def report(future: concurrent.futures.Future[dict[str, Any]]) -> None:
             reported.add(future)
-            data = future.result()
-            finished(Outcome(futures[future], data["results"], data["seconds"], data["fault"]))
+            finished(Outcome.of(futures[future], future.result()))
 
         try:
             for future in concurrent.futures.as_completed(futures):
@@ -226,9 +244,7 @@ def dask_runner(address: str, problems_dir: Path, settings: Settings) -> Runner:
                        for i, s in enumerate(todo)}
             try:
                 for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
-                    data = future.result()
-                    finished(Outcome(futures[future], data["results"], data["seconds"],
-                                     data["fault"]))
+                    finished(Outcome.of(futures[future], future.result()))
             except KeyboardInterrupt:
                 stop.set()
                 client.cancel([f for f in futures if not f.done()])
@@ -247,12 +263,17 @@ def runner_for(problems_dir: Path, settings: Settings, jobs: int,
 
 def warm_for(submissions: Sequence[ExportedSubmission], output: Path,
              problems: Sequence[LoadedProblem], digest: str, cache: Path,
-             grader_env: Mapping[str, str], force: bool = False) -> None:
+             grader_env: Mapping[str, str], force: bool = False,
+             on_start: Callable[[int], None] = lambda _: None,
+             on_problem: Callable[[str], None] = lambda _: None) -> None:
     """Compute the references' outputs and compiled programs once for the batch (as
     ``setup.sh`` does on Gradescope), unless nothing is left to grade against ``digest``
-    (:func:`problems_digest`): a correct submission's programs are then cache reads."""
+    (:func:`problems_digest`): a correct submission's programs are then cache reads.
+    ``on_start(problems)`` is called before, when there is something to warm, and
+    ``on_problem(id)`` as each problem's are ready."""
     if force or not all(done(output, s, digest) for s in submissions):
-        warm_cache(problems, cache, grader_env, compile_cache_beside(cache))
+        on_start(len(problems))
+        warm_cache(problems, cache, grader_env, compile_cache_beside(cache), on_problem)
 
 
 def regrade(submissions: Sequence[ExportedSubmission], output: Path, digest: str,

@@ -39,6 +39,7 @@ from autograder.sandbox import WorkerSession, WorkerSpec, worker_environment
 from autograder.spec import LoadedProblem, Mistake, defined_functions, load_problem
 from autograder.spec.source import KeyPath, format_key_path, read_yaml
 from autograder.spec.wording import location
+from autograder.staff.authoring import TO_FILL_IN, unfinished_mistakes
 from autograder.student.statement import starter
 
 #: float32 arithmetic on a CPU: a few units in the last place, times a margin for the
@@ -287,6 +288,11 @@ def validate_problem(directory: Path, options: GradeOptions,
         found.seconds = time.monotonic() - start
         return found
     found.function = problem.spec.function
+    for at, unwritten in unfinished_mistakes(problem):
+        found.warn(f"{problem.spec_path}: mistakes[{at}]",
+                   f"the summary or fix of {unwritten!r} still says {TO_FILL_IN} (`autograder "
+                   "catalogue` left them for you): write what students will read; zip and "
+                   "kit refuse to ship it until then")
     expected_memo: dict[int, np.ndarray] = {}
 
     def expected() -> dict[int, np.ndarray]:
