@@ -132,6 +132,7 @@ def test_json_is_the_same_outcome_for_programs(mistakes_json: dict[str, Any]) ->
     assert data["versions"]["jax"] == "0.10.2" and data["warnings"] == []
 
 
+@pytest.mark.worker  # the fixture grades a submission in real workers
 def test_json_carries_each_message_once(mistakes_json: dict[str, Any]) -> None:
     """A message shared by several tests is written once; each test points at it, with its
     own details only where they differ (another case's numbers)."""
