@@ -47,6 +47,7 @@ from autograder.spec.source import (
     dump_yaml,
     issues_from_validation,
     parse_yaml,
+    read_text,
     read_yaml,
 )
 from autograder.spec.wording import explain, location
@@ -166,14 +167,7 @@ def load_problem(directory: Path | str, *, require_code: bool = True) -> LoadedP
     """
     directory = Path(directory)
     path = directory / SPEC_FILENAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([SpecIssue(path, "", f"cannot read the spec: {exc.strerror}")]) from None
-    except UnicodeDecodeError as exc:
-        raise SpecError([SpecIssue(path, "", f"not UTF-8 text ({exc.reason} at byte "
-                                             f"{exc.start}): save it as UTF-8")]) from None
-    document = parse_yaml(text, path, location)
+    document = parse_yaml(read_text(path, "the spec"), path, location)
     if not isinstance(document.data, dict):
         raise SpecError([document.issue((), "", "the spec must be a mapping of keys to values, "
                                                 "such as `function: vmap_over_batch` and "

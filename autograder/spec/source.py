@@ -259,14 +259,19 @@ def read_yaml(path: Path | str, locate: Callable[[KeyPath, Any], str] | None = N
     """The YAML file at ``path`` as a :class:`Document` (see :func:`parse_yaml`); a file
     that cannot be read raises :class:`SpecError` too."""
     path = Path(path)
+    return parse_yaml(read_text(path), path, locate)
+
+
+def read_text(path: Path, what: str = "the file") -> str:
+    """The text of ``path``; a file that cannot be read, or is not UTF-8, is a
+    :class:`SpecError` that says so (``what`` names it: "the spec")."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SpecError([SpecIssue(path, "", f"cannot read the file: {exc.strerror}")]) from None
+        raise SpecError([SpecIssue(path, "", f"cannot read {what}: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
         raise SpecError([SpecIssue(path, "", f"not UTF-8 text ({exc.reason} at byte "
                                              f"{exc.start}): save it as UTF-8")]) from None
-    return parse_yaml(text, path, locate)
 
 
 # -- pydantic's errors as issues -------------------------------------------------------------
