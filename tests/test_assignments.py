@@ -322,3 +322,13 @@ def test_the_kit_of_an_assignment_ships_its_problems_in_its_order_at_its_points(
     statement = dict(shipped_student_files(data))["PROBLEMS.md"]
     assert statement.index("`nn_vmap_forward`") < statement.index("`vmap_over_batch`")
     assert "vmap_over_ensemble" not in statement
+
+
+def test_an_assignment_that_is_not_utf8_is_a_spec_error(tmp_path: Path) -> None:
+    path = tmp_path / "week.yaml"
+    text = "title: Semaine \u00e9t\u00e9\nproblems: [vmap_over_batch]\n"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(SpecError) as raised:
+        read_assignment(path)
+    assert str(raised.value) == (f"{path}: not UTF-8 text (invalid continuation byte at byte "
+                                 "15): save it as UTF-8")

@@ -27,13 +27,19 @@ from pydantic_core import ErrorDetails
 
 from autograder.errors import SpecError, SpecIssue
 from autograder.spec.fields import Number
-from autograder.spec.load import discover_problems, load_problem, load_problems
+from autograder.spec.load import (
+    discover_problems,
+    duplicate_functions,
+    load_problem,
+    load_problems,
+)
 from autograder.spec.model import SPEC_FILENAME, LoadedProblem
 from autograder.spec.source import (
     Document,
     KeyPath,
     issues_from_validation,
     parse_yaml,
+    read_text,
     read_yaml,
 )
 from autograder.spec.wording import explainer
@@ -138,12 +144,7 @@ def _explain(error: ErrorDetails, key: KeyPath) -> str:
 
 
 def _read_yaml(path: Path) -> Document:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([SpecIssue(path, "", f"cannot read the assignment: "
-                                   f"{exc.strerror}")]) from None
-    return parse_yaml(text, path)
+    return parse_yaml(read_text(path, "the assignment"), path)
 
 
 def _folders_by_name(problems_root: Path) -> dict[str, Path]:
@@ -224,12 +225,7 @@ def load_assignment(assignment: Assignment | Path | str, problems_root: Path | s
                                         points[folder]))
         except SpecError as exc:
             issues += exc.issues
-    functions: dict[str, Path] = {}
-    for problem in problems:
-        other = functions.setdefault(problem.spec.function, problem.spec_path)
-        if other != problem.spec_path:
-            issues.append(SpecIssue(problem.spec_path, "function",
-                                    f"{problem.spec.function!r} is also graded by {other}"))
+    issues += duplicate_functions(problems)
     if issues:
         raise SpecError(issues)
     return problems

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -281,20 +282,25 @@ def load_problems(root: Path | str, *, require_code: bool = True) -> list[Loaded
             problems.append(load_problem(directory, require_code=require_code))
         except SpecError as exc:
             errors.append(exc)
-    _check_unique_functions(problems, errors)
-    if errors:
-        raise SpecError([issue for error in errors for issue in error.issues])
+    issues = [issue for error in errors for issue in error.issues]
+    issues += duplicate_functions(problems)
+    if issues:
+        raise SpecError(issues)
     return problems
 
 
-def _check_unique_functions(problems: list[LoadedProblem], errors: list[SpecError]) -> None:
+def duplicate_functions(problems: Sequence[LoadedProblem]) -> list[SpecIssue]:
+    """An issue for each problem that grades a function an earlier one grades too (a
+    submission's function would be graded twice)."""
+    issues: list[SpecIssue] = []
     seen: dict[str, Path] = {}
     for problem in problems:
         other = seen.setdefault(problem.spec.function, problem.spec_path)
         if other != problem.spec_path:
             message = f"{problem.spec.function!r} is also graded by {other}: rename one"
             document = read_yaml(problem.spec_path)  # it loaded a moment ago
-            errors.append(SpecError([document.issue(("function",), "function", message)]))
+            issues.append(document.issue(("function",), "function", message))
+    return issues
 
 
 def visible_spec_text(problem: LoadedProblem) -> str:
